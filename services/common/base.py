@@ -1,0 +1,55 @@
+"""What every service answers: health over RPC, operations over HTTP, its outbox relay."""
+
+from __future__ import annotations
+
+import json
+
+from nameko.events import EventDispatcher
+from nameko.rpc import rpc
+from nameko.timer import timer
+from nameko.web.handlers import http
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from werkzeug.wrappers import Request, Response
+
+from services.common.config import settings
+from services.common.db import Database
+from services.common.metrics import EntrypointMetrics
+from services.common.outbox import publish_pending
+
+
+class ServiceBase:
+    """Base of the six services; subclasses set ``name`` and add their entrypoints."""
+
+    name: str
+
+    db = Database()
+    dispatch = EventDispatcher()
+    entrypoint_metrics = EntrypointMetrics()
+
+    @rpc
+    def health(self) -> dict[str, str]:
+        self.db.execute(text("SELECT 1"))
+        return {"service": self.name, "status": "ok", "database": "ok"}
+
+    @http("GET", "/healthz")
+    def healthz(self, request: Request) -> Response:
+        return Response("ok", mimetype="text/plain")
+
+    @http("GET", "/readyz")
+    def readyz(self, request: Request) -> Response:
+        try:
+            state = self.health()
+            status = 200
+        except Exception as exc:  # readiness must report, not raise
+            state = {"service": self.name, "status": "down", "database": repr(exc)}
+            status = 503
+        return Response(json.dumps(state), status=status, mimetype="application/json")
+
+    @http("GET", "/metrics")
+    def metrics(self, request: Request) -> Response:
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+    @timer(interval=settings().outbox_interval)
+    def relay_outbox(self) -> None:
+        publish_pending(self.db, self.dispatch)

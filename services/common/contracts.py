@@ -1,0 +1,52 @@
+"""Every contract between the processes, in one file.
+
+The gateway and the services import names from here and from nowhere else, so a
+reader learns the whole bus from this module. It must not import nameko or eventlet:
+the gateway is asyncio and imports it too.
+
+RPC methods are listed per service with their arguments and what they return.
+Events are published by the service that owns the fact, through its outbox; every
+payload carries ``event_id`` so that consumers can drop a redelivery.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+IDENTITY: Final = "identity"
+CRITERIA: Final = "criteria"
+SUBMISSION: Final = "submission"
+EVIDENCE: Final = "evidence"
+APPRAISAL: Final = "appraisal"
+NOTIFY: Final = "notify"
+
+SERVICES: Final = (IDENTITY, CRITERIA, SUBMISSION, EVIDENCE, APPRAISAL, NOTIFY)
+
+# Operations port of each service (/healthz, /readyz, /metrics); the gateway uses 8000.
+SERVICE_PORTS: Final = {
+    IDENTITY: 8101,
+    CRITERIA: 8102,
+    SUBMISSION: 8103,
+    EVIDENCE: 8104,
+    APPRAISAL: 8105,
+    NOTIFY: 8106,
+}
+
+# --- RPC -------------------------------------------------------------------------
+# Every service:
+#   health() -> {"service": str, "status": "ok", "database": "ok"}
+#
+# identity:
+#   upsert_units(units: list[{code, name, type, parent_code}]) -> {"created": int, "updated": int}
+#   list_units(type: str | None) -> list[{code, name, type, parent_code}]
+#   create_user(user: {username, full_name, email, zalo_phone, roles, unit_code,
+#               department_code}, password: str | None) -> {username, initial_password}
+#   ensure_admin(password: str | None) -> {username, password | None, created: bool}
+#
+# notify:
+#   list_notifications(recipient: str | None) -> list[{id, channel, recipient, subject,
+#                                                      body, status, created_at}]
+
+# --- Events (source service, event type) -----------------------------------------
+# identity.user_created {event_id, username, full_name, email, zalo_phone, roles, unit_code}
+USER_CREATED: Final = "user_created"

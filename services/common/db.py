@@ -1,0 +1,85 @@
+"""Database engines and a session per nameko worker.
+
+nameko-sqlalchemy has no SQLAlchemy 2 release, so this small provider takes its
+place. PostgreSQL is reached through pg8000: it is pure Python, so its socket I/O
+yields to eventlet and one slow query does not stall the other workers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from services.common.config import database_url
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        # One connection per process: SQLite's busy wait is a C sleep that eventlet
+        # cannot switch out of, so two green threads contending for the write lock
+        # would freeze the process. Queueing for the single connection yields instead.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets readers go on while one worker writes; foreign keys are off by default.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+class Database(DependencyProvider):
+    """A SQLAlchemy session per worker, closed when the worker ends.
+
+    Sessions are closed explicitly: a connection left to the garbage collector
+    breaks eventlet's hub (sqlalchemy#8974).
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url
+        self.engine: Engine | None = None
+        self.sessions: dict[Any, Session] = {}
+
+    def setup(self) -> None:
+        url = self.url or self.container.config.get("DATABASE_URL") or database_url(
+            self.container.service_name
+        )
+        self.engine = make_engine(url)
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+
+    def stop(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx: Any) -> Session:
+        session = self.session_factory()
+        self.sessions[worker_ctx] = session
+        return session
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()

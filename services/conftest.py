@@ -1,0 +1,63 @@
+"""Fixtures of the services' own tests. Runs under eventlet, like the services do.
+
+nameko's pytest plugin stopped monkey-patching in 2.14; without this a test that
+starts a container can hang.
+"""
+
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+
+from services.common.db import make_engine  # noqa: E402
+from services.common.migrate import upgrade  # noqa: E402
+
+PG = os.environ.get("CCHC_TEST_PG", "postgresql+pg8000://postgres:postgres@127.0.0.1:5432")
+AMQP = os.environ.get("CCHC_TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards."""
+    name = f"cchc_unit_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{PG}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def migrated_session(service: str, url: str) -> Iterator[Session]:
+    upgrade(service, url)
+    engine = make_engine(url)
+    session = sessionmaker(engine, expire_on_commit=False)()
+    try:
+        yield session
+    finally:
+        session.close()
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'service.db'}"
+
+
+@pytest.fixture
+def rabbit_config() -> dict:
+    return {"AMQP_URI": AMQP, "serializer": "json", "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
