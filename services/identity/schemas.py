@@ -1,0 +1,32 @@
+"""What crosses the identity service's boundary."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+
+from services.identity.domain import unknown_roles
+
+
+class UnitIn(BaseModel):
+    code: str = Field(min_length=1, max_length=50)
+    name: str = Field(min_length=1, max_length=300)
+    type: str = Field(min_length=1, max_length=50)
+    parent_code: str | None = None
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=2, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
+    full_name: str = Field(min_length=1, max_length=200)
+    email: str | None = None
+    zalo_phone: str | None = None
+    roles: list[str] = Field(min_length=1)
+    unit_code: str | None = None
+    department_code: str | None = None
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, roles: list[str]) -> list[str]:
+        unknown = unknown_roles(roles)
+        if unknown:
+            raise ValueError(f"unknown roles: {', '.join(unknown)}")
+        return roles
