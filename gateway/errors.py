@@ -1,0 +1,71 @@
+"""Every error leaves the gateway as ``application/problem+json`` (RFC 9457)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from gateway.rpc import RemoteError, RpcTimeout, ServiceUnavailable
+
+PROBLEM = "application/problem+json"
+
+
+class Problem(Exception):
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+
+def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"urn:cchc:problem:{code}", "title": code, "status": status, "code": code,
+            "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def from_remote(exc: RemoteError) -> Problem:
+    """A service's ``DomainError`` keeps its code and status; anything else is our fault."""
+    if exc.exc_type == "DomainError" and len(exc.args_) >= 3:
+        code, detail, status = exc.args_[:3]
+        extra = exc.args_[3] if len(exc.args_) > 3 and isinstance(exc.args_[3], dict) else {}
+        return Problem(int(status), str(code), str(detail), **extra)
+    return Problem(500, "internal_error", "Lỗi hệ thống / internal error")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc.status, exc.code, exc.detail, **exc.extra)
+
+    @app.exception_handler(RemoteError)
+    async def _remote(_: Request, exc: RemoteError) -> JSONResponse:
+        p = from_remote(exc)
+        return problem_response(p.status, p.code, p.detail, **p.extra)
+
+    @app.exception_handler(RpcTimeout)
+    async def _timeout(_: Request, exc: RpcTimeout) -> JSONResponse:
+        return problem_response(
+            504, "service_timeout",
+            "Dịch vụ không trả lời kịp, vui lòng thử lại / a service did not answer in time",
+        )
+
+    @app.exception_handler(ServiceUnavailable)
+    async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
+        return problem_response(
+            503, "service_unavailable",
+            "Dịch vụ tạm thời không sẵn sàng / a service is unavailable",
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
+                  for e in exc.errors()]
+        return problem_response(422, "invalid_input",
+                                "Dữ liệu không hợp lệ / invalid input", errors=errors)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, f"http_{exc.status_code}", str(exc.detail))

@@ -1,0 +1,141 @@
+"""An asyncio client of nameko's RPC protocol, so the gateway never blocks on a call.
+
+nameko's own ``ClusterRpcProxy`` blocks its thread; inside an ``async def`` route it
+would freeze the event loop. This client speaks the same wire format instead: a
+request goes to the topic exchange ``nameko-rpc`` with routing key
+``<service>.<method>`` and body ``{"args": [...], "kwargs": {...}}``; the reply comes
+back to our own queue, bound to the same exchange under its name, as
+``{"result": ..., "error": ...}`` with the request's ``correlation_id``.
+
+Requests expire on the broker when the caller stops waiting: nameko's request queues
+are durable, and a call nobody waits for any more must not run when a service comes
+back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+from aiormq.exceptions import DeliveryError
+from prometheus_client import Counter, Histogram
+
+RPC_EXCHANGE = "nameko-rpc"
+
+RPC_CALLS = Counter(
+    "cchc_gateway_rpc_calls", "RPC calls from the gateway.", ["service", "method", "outcome"]
+)
+RPC_SECONDS = Histogram(
+    "cchc_gateway_rpc_seconds", "RPC round trip seen by the gateway.", ["service", "method"]
+)
+
+
+class RpcError(Exception):
+    """The call did not produce a result."""
+
+
+class RpcTimeout(RpcError):
+    pass
+
+
+class ServiceUnavailable(RpcError):
+    pass
+
+
+class RemoteError(RpcError):
+    """The service raised; ``exc_type`` and ``args`` are what nameko serialised."""
+
+    def __init__(self, exc_type: str, value: str, args: list[Any]) -> None:
+        super().__init__(f"{exc_type}: {value}")
+        self.exc_type = exc_type
+        self.value = value
+        self.args_ = args
+
+
+class RpcClient:
+    def __init__(self, amqp_uri: str, timeout: float = 10.0) -> None:
+        self.amqp_uri = amqp_uri
+        self.timeout = timeout
+        self._pending: dict[str, asyncio.Future[Any]] = {}
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+
+    async def connect(self) -> None:
+        self._connection = await aio_pika.connect_robust(self.amqp_uri)
+        channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._exchange = await channel.declare_exchange(
+            RPC_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        self._reply_queue = await channel.declare_queue(
+            f"rpc.reply-gateway-{uuid.uuid4()}", exclusive=True, auto_delete=True
+        )
+        await self._reply_queue.bind(self._exchange, routing_key=self._reply_queue.name)
+        await self._reply_queue.consume(self._on_reply, no_ack=True)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        for future in self._pending.values():
+            future.cancel()
+
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed
+
+    async def call(
+        self, service: str, method: str, *args: Any, timeout: float | None = None, **kwargs: Any
+    ) -> Any:
+        timeout = timeout or self.timeout
+        correlation_id = uuid.uuid4().hex
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[correlation_id] = future
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            message = aio_pika.Message(
+                json.dumps({"args": args, "kwargs": kwargs}).encode(),
+                content_type="application/json",
+                content_encoding="utf-8",
+                correlation_id=correlation_id,
+                reply_to=self._reply_queue.name,
+                expiration=timeout,
+            )
+            try:
+                # mandatory: a service that never declared its queue answers at once.
+                await self._exchange.publish(
+                    message, routing_key=f"{service}.{method}", mandatory=True
+                )
+            except DeliveryError as exc:
+                raise ServiceUnavailable(f"{service} is not listening") from exc
+            try:
+                return await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                raise RpcTimeout(f"{service}.{method} did not answer in {timeout}s") from None
+        except RemoteError:
+            outcome = "remote_error"
+            raise
+        except RpcError:
+            outcome = "unavailable"
+            raise
+        finally:
+            self._pending.pop(correlation_id, None)
+            RPC_CALLS.labels(service, method, outcome).inc()
+            RPC_SECONDS.labels(service, method).observe(time.perf_counter() - started)
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._pending.get(message.correlation_id or "")
+        if future is None or future.done():
+            return  # the caller gave up; the late answer has nobody to go to
+        body = json.loads(message.body)
+        error = body.get("error")
+        if error:
+            future.set_exception(
+                RemoteError(error.get("exc_type", "Exception"), error.get("value", ""),
+                            list(error.get("exc_args") or []))
+            )
+        else:
+            future.set_result(body.get("result"))
