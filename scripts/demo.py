@@ -1,0 +1,89 @@
+"""Load the demo data into a running system and print how to sign in.
+
+Talks to the services over the bus, as the gateway does: the first administrator
+can only be created from inside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+from gateway.rpc import RemoteError, RpcClient
+from services.common.contracts import IDENTITY
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "demo"
+DEMO_PASSWORD = "Demo@2026"
+
+
+def wait_ready(base: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=3).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    sys.exit(f"the system did not become ready at {base}/readyz")
+
+
+async def load(amqp_uri: str) -> dict:
+    rpc = RpcClient(amqp_uri)
+    await rpc.connect()
+    try:
+        admin = await rpc.call(
+            IDENTITY, "ensure_admin", password=os.environ.get("CCHC_BOOTSTRAP_ADMIN_PASSWORD")
+        )
+        units = yaml.safe_load((DATA / "units.yaml").read_text(encoding="utf-8"))
+        await rpc.call(IDENTITY, "upsert_units", units)
+        for user in yaml.safe_load((DATA / "users.yaml").read_text(encoding="utf-8")):
+            try:
+                await rpc.call(IDENTITY, "create_user", user, password=DEMO_PASSWORD)
+            except RemoteError as exc:
+                if "username_taken" not in str(exc.args_):
+                    raise
+        return admin
+    finally:
+        await rpc.close()
+
+
+def main() -> None:
+    base = f"http://127.0.0.1:{os.environ.get('CCHC_GATEWAY_PORT', '8000')}"
+    wait_ready(base)
+    admin = asyncio.run(load(os.environ.get("CCHC_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")))
+    users = yaml.safe_load((DATA / "users.yaml").read_text(encoding="utf-8"))
+    lines = [
+        "",
+        "=" * 68,
+        f"  Chỉ số CCHC is running: open {base}",
+        f"  API documentation: {base}/docs    readiness: {base}/readyz",
+    ]
+    if admin["created"] and not os.environ.get("CCHC_BOOTSTRAP_ADMIN_PASSWORD"):
+        lines.append(
+            f"  Sign in as admin / {admin['password']}  (generated; set "
+            "CCHC_BOOTSTRAP_ADMIN_PASSWORD to choose it)"
+        )
+    elif admin["created"]:
+        lines.append("  Sign in as admin with CCHC_BOOTSTRAP_ADMIN_PASSWORD")
+    else:
+        lines.append("  Sign in as admin with the password you set before")
+    lines.append(
+        f"  Demo accounts (password {DEMO_PASSWORD}): " + ", ".join(u["username"] for u in users)
+    )
+    lines += ["  Ctrl-C stops everything.", "=" * 68, ""]
+    print("\n".join(lines), flush=True)
+    if "--stay" in sys.argv:
+        # Under honcho a process that exits stops the others: stay until Ctrl-C.
+        signal.pause()
+
+
+if __name__ == "__main__":
+    main()
