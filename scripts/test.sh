@@ -8,12 +8,15 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh --postgres || exit 1
 export PATH="$PWD/.venv/bin:$PATH"
 
-# Tests get a broker virtual host of their own, so a `make run` beside them is untouched.
+# Tests get a broker virtual host, databases and ports of their own, so a `make run`
+# beside them is untouched; CCHC_TEST_SLOT separates test runs that share a machine.
+export CCHC_TEST_SLOT="${CCHC_TEST_SLOT:-0}"
+vhost="cchc-test-$CCHC_TEST_SLOT"
 if command -v rabbitmqctl >/dev/null; then
-    rabbitmqctl -q add_vhost cchc-test >/dev/null 2>&1 || true
-    rabbitmqctl -q set_permissions -p cchc-test guest '.*' '.*' '.*' >/dev/null 2>&1 || true
+    rabbitmqctl -q add_vhost "$vhost" >/dev/null 2>&1 || true
+    rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null 2>&1 || true
 fi
-export CCHC_TEST_AMQP_URI="${CCHC_TEST_AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/cchc-test}"
+export CCHC_TEST_AMQP_URI="${CCHC_TEST_AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/$vhost}"
 export CCHC_TEST_PG="${CCHC_TEST_PG:-postgresql+pg8000://postgres:postgres@127.0.0.1:5432}"
 
 mkdir -p var/test-reports

@@ -21,7 +21,9 @@ from services.common.contracts import SERVICE_PORTS, SERVICES
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("CCHC_TEST_PG", "postgresql+pg8000://postgres:postgres@127.0.0.1:5432")
 AMQP = os.environ.get("CCHC_TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
-PORT_OFFSET = 10000
+SLOT = int(os.environ.get("CCHC_TEST_SLOT", "0"))
+PORT_OFFSET = 10000 + 200 * SLOT
+DB_PREFIX = f"cchc_t{SLOT}_"
 
 
 class System:
@@ -33,7 +35,7 @@ class System:
         self.env = {
             **os.environ,
             "CCHC_AMQP_URI": AMQP,
-            "CCHC_DATABASE_URL_TEMPLATE": f"{PG}/cchc_test_{{service}}",
+            "CCHC_DATABASE_URL_TEMPLATE": f"{PG}/{DB_PREFIX}{{service}}",
             "CCHC_DATA_DIR": str(log_dir / "data"),
             "CCHC_READINESS_TIMEOUT": "1.5",
             **{f"CCHC_{s.upper()}_PORT": str(p + PORT_OFFSET) for s, p in SERVICE_PORTS.items()},
@@ -44,8 +46,8 @@ class System:
         admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             for service in SERVICES:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "cchc_test_{service}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "cchc_test_{service}"'))
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_PREFIX}{service}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{DB_PREFIX}{service}"'))
         admin.dispose()
         subprocess.run([sys.executable, "-m", "services.common.migrate"], env=self.env,
                        cwd=ROOT, check=True, capture_output=True)
