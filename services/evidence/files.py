@@ -1,0 +1,52 @@
+"""The evidence service's access to the stored files and the trust list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import x509
+from eventlet import tpool
+from nameko.extensions import DependencyProvider
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.config import settings
+from services.evidence.signatures import check_pdf, load_trust_roots
+from services.evidence.storage import ObjectStore, object_key, open_store
+
+
+class TrustSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CCHC_EVIDENCE_", extra="ignore")
+
+    trust_roots: Path | None = None
+
+
+@dataclass
+class Files:
+    store: ObjectStore
+    roots: list[x509.Certificate]
+
+    def exists(self, sha256: str) -> bool:
+        return self.store.exists(object_key(sha256))
+
+    def delete(self, sha256: str) -> None:
+        self.store.delete(object_key(sha256))
+
+    def check_signatures(self, sha256: str) -> dict[str, Any]:
+        # Parsing and hashing a 20 MB PDF is CPU work: in eventlet's pool of real threads
+        # the hub keeps serving other workers meanwhile. pyhanko's sync API runs
+        # asyncio.run, which works there because that OS thread has no running loop.
+        with self.store.local_path(object_key(sha256)) as path:
+            return tpool.execute(check_pdf, path, self.roots)
+
+
+class EvidenceFiles(DependencyProvider):
+    """Opens the store named by ``CCHC_EVIDENCE_STORE`` and loads the trust roots once."""
+
+    def setup(self) -> None:
+        self.files = Files(open_store(settings().data_dir),
+                           load_trust_roots(TrustSettings().trust_roots))
+
+    def get_dependency(self, worker_ctx: Any) -> Files:
+        return self.files
