@@ -48,9 +48,6 @@ def sniff_kind(head: bytes) -> str:
         return JPEG
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG
-    # PDF readers accept the header anywhere in the first KiB.
-    if b"%PDF-" in head[:1024]:
-        return PDF
     if head.startswith(_ZIP):
         return OFFICE if any(m in head for m in _OFFICE_MARKERS) else ARCHIVE
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") or head.startswith(b"{\\rtf"):
@@ -59,6 +56,10 @@ def sniff_kind(head: bytes) -> str:
         return ARCHIVE
     if head.startswith(_EXECUTABLES):
         return EXECUTABLE
+    # PDF readers accept the header anywhere in the first KiB; looked for last, so that a
+    # zip holding an uncompressed PDF is still a zip.
+    if b"%PDF-" in head[:1024]:
+        return PDF
     return UNKNOWN
 
 

@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from nameko.exceptions import remote_error
+from nameko.exceptions import deserialize_to_instance
 from nameko.rpc import RpcProxy, rpc
 from sqlalchemy import func, select
 
@@ -28,7 +28,7 @@ from services.evidence.signatures import ABSENT
 
 # A DomainError raised by the submission service comes back as itself (code and status
 # kept) rather than as nameko's generic RemoteError, so refusals pass through unchanged.
-remote_error("services.common.errors.DomainError")(DomainError)
+deserialize_to_instance(DomainError)
 
 log = logging.getLogger(__name__)
 

@@ -1,3 +1,4 @@
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,11 +25,10 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3_store(moto_endpoint: str, request) -> S3Store:
+def s3_store(moto_endpoint: str) -> S3Store:
     client = Minio(moto_endpoint, access_key="test", secret_key="test", secure=False,
                    region="us-east-1")
-    bucket = "ev-" + request.node.name.lower().replace("_", "-").replace("[", "-")[:40]
-    return S3Store(client, bucket.strip("-]").replace("]", ""))
+    return S3Store(client, f"evidence-{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(params=["folder", "s3"])
