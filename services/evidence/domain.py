@@ -63,6 +63,17 @@ def sniff_kind(head: bytes) -> str:
     return UNKNOWN
 
 
+def find_node(nodes: list[dict[str, Any]], code: str) -> dict[str, Any] | None:
+    """A node of a criteria tree by its code, at any depth."""
+    for node in nodes:
+        if node.get("code") == code:
+            return node
+        found = find_node(node.get("children") or [], code)
+        if found is not None:
+            return found
+    return None
+
+
 def is_sha256(text: str) -> bool:
     return bool(re.fullmatch(r"[0-9a-f]{64}", text))
 

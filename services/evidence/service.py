@@ -8,7 +8,6 @@ its own write when it refuses.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +16,7 @@ from nameko.rpc import RpcProxy, rpc
 from sqlalchemy import func, select
 
 from services.common.base import ServiceBase
-from services.common.contracts import EVIDENCE, SUBMISSION
+from services.common.contracts import CRITERIA, EVIDENCE, SUBMISSION
 from services.common.errors import DomainError, invalid, not_found
 from services.common.validation import parse
 from services.evidence import domain
@@ -29,8 +28,6 @@ from services.evidence.signatures import ABSENT
 # A DomainError raised by the submission service comes back as itself (code and status
 # kept) rather than as nameko's generic RemoteError, so refusals pass through unchanged.
 deserialize_to_instance(DomainError)
-
-log = logging.getLogger(__name__)
 
 
 def _refused_type(kind: str) -> DomainError:
@@ -70,6 +67,7 @@ class Service(ServiceBase):
 
     files = EvidenceFiles()
     submission = RpcProxy(SUBMISSION)
+    criteria = RpcProxy(CRITERIA)
 
     @rpc(expected_exceptions=DomainError)
     def add_evidence(self, assessment_id: int, code: str, upload: dict[str, Any],
@@ -82,32 +80,30 @@ class Service(ServiceBase):
             raise DomainError("upload_missing",
                               "Không thấy tệp đã tải lên / the uploaded file is not in the store",
                               422)
-        if stored.kind not in domain.ACCEPTED | {domain.OFFICE}:
+        try:
+            if stored.kind not in domain.ACCEPTED | {domain.OFFICE}:
+                raise _refused_type(stored.kind)
+            context = self._criterion_context(assessment_id, code, who.model_dump())
+            if not domain.type_accepted(stored.kind, context["form_allowed"]):
+                raise _refused_type(stored.kind)
+        except DomainError:
             self._forget_if_unused(stored.sha256)
-            raise _refused_type(stored.kind)
+            raise
 
-        row, created = self._record(assessment_id, code, stored, data, who.username)
+        row, created = self._record(assessment_id, code, stored, data, who.username,
+                                    context["year"])
         if not created:
             return self.get_evidence(row.id)
+        view = self.get_evidence(row.id)
         try:
-            context = self.submission.attach_evidence(
-                assessment_id, code, self.get_evidence(row.id), who.model_dump()
-            ) or {}
+            self.submission.attach_evidence(
+                assessment_id, code, {"id": view["id"], "name": view["filename"],
+                                      "sha256": view["sha256"], "checks": view["checks"]},
+                who.model_dump())
         except DomainError:
             self._unlink(row.id)
             raise
-        form_allowed = bool(context.get("form_allowed"))
-        if not domain.type_accepted(stored.kind, form_allowed):
-            self._detach_quietly(assessment_id, code, row.id, who.model_dump())
-            self._unlink(row.id)
-            raise _refused_type(stored.kind)
-        year = context.get("campaign_year")
-        with self.db.begin():
-            row = self.db.get(Evidence, row.id)
-            row.checks = {**row.checks,
-                          "flags": domain.flags(row.doc_number, row.doc_date, year),
-                          "campaign_year": year}
-        return self.get_evidence(row.id)
+        return view
 
     @rpc(expected_exceptions=DomainError)
     def get_evidence(self, evidence_id: int) -> dict[str, Any]:
@@ -146,8 +142,23 @@ class Service(ServiceBase):
             raise invalid("sha256 không hợp lệ / not a SHA-256 hex digest")
         return self._forget_if_unused(sha256)
 
+    def _criterion_context(self, assessment_id: int, code: str,
+                           actor: dict[str, Any]) -> dict[str, Any]:
+        """The campaign's year and whether the criterion asks for a form.
+
+        Asked of the services that own them: the assessment (403/404 when the caller may
+        not see it), its campaign, and the criterion in the campaign's set.
+        """
+        assessment = self.submission.get_assessment_by_id(assessment_id, actor)
+        if code not in {e["code"] for e in assessment.get("entries", [])}:
+            raise not_found("tiêu chí / criterion", code)
+        campaign = self.submission.get_campaign(assessment["campaign_id"])
+        catalog = self.criteria.get_catalog(campaign["catalog_id"])
+        node = domain.find_node(catalog.get("nodes", []), code) or {}
+        return {"year": campaign.get("year"), "form_allowed": bool(node.get("form_allowed"))}
+
     def _record(self, assessment_id: int, code: str, stored: StoredUpload,
-                data: EvidenceMeta, username: str) -> tuple[Evidence, bool]:
+                data: EvidenceMeta, username: str, year: int | None) -> tuple[Evidence, bool]:
         with self.db.begin():
             document = self.db.get(Document, stored.sha256)
         signature: dict[str, Any] = {}
@@ -169,7 +180,8 @@ class Service(ServiceBase):
             checks = {
                 "type": {"kind": document.kind, "media_type": document.media_type},
                 "signature": document.signature,
-                "flags": domain.flags(data.doc_number, data.doc_date, None),
+                "flags": domain.flags(data.doc_number, data.doc_date, year),
+                "campaign_year": year,
                 "sha256": document.sha256,
                 "size": document.size,
             }
@@ -204,10 +216,3 @@ class Service(ServiceBase):
                 self.db.delete(document)
         self.files.delete(sha256)
         return True
-
-    def _detach_quietly(self, assessment_id: int, code: str, evidence_id: int,
-                        actor: dict[str, Any]) -> None:
-        try:
-            self.submission.detach_evidence(assessment_id, code, evidence_id, actor)
-        except DomainError as exc:
-            log.warning("detach of refused evidence %s failed: %s", evidence_id, exc)

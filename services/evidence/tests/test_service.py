@@ -24,7 +24,14 @@ META = {"doc_number": "25/BC-UBND", "doc_date": "2023-03-31",
 @pytest.fixture
 def service(session: Session, store: ObjectStore, trust_dir: Path):
     svc = worker_factory(Service, db=session, files=Files(store, load_trust_roots(trust_dir)))
-    svc.submission.attach_evidence.return_value = {"campaign_year": 2023, "form_allowed": False}
+    svc.submission.get_assessment_by_id.return_value = {
+        "id": 7, "campaign_id": 3, "unit_code": "X1",
+        "entries": [{"code": "1.1"}, {"code": "2.3"}, {"code": "5.1"}]}
+    svc.submission.get_campaign.return_value = {"id": 3, "year": 2023, "catalog_id": 11}
+    svc.criteria.get_catalog.return_value = {"id": 11, "nodes": [
+        {"code": "1", "children": [{"code": "1.1", "form_allowed": False}]},
+        {"code": "2", "children": [{"code": "2.3"}]},
+        {"code": "5", "children": [{"code": "5.1", "form_allowed": True}]}]}
     return svc
 
 
@@ -51,6 +58,8 @@ def test_signed_pdf_is_recorded_checked_and_attached(service, ca: CA) -> None:
     assert answer["checks"]["flags"] == []
     (aid, code, evidence, actor), _ = service.submission.attach_evidence.call_args
     assert (aid, code, evidence["id"], actor["username"]) == (7, "2.3", answer["id"], "staff.x1")
+    assert evidence["name"] == answer["filename"]
+    service.criteria.get_catalog.assert_called_with(11)
     assert service.get_evidence(answer["id"])["checks"] == answer["checks"]
 
 
@@ -72,6 +81,9 @@ def test_letter_suffix_and_date_outside_the_year_are_flagged(service) -> None:
                                                 "doc_date": "2022-12-30"})
     assert [f["code"] for f in answer["checks"]["flags"]] == [
         "doc_number_letter_suffix", "doc_date_outside_year"]
+    assert answer["checks"]["campaign_year"] == 2023
+    (_, _, attached, _), _ = service.submission.attach_evidence.call_args
+    assert len(attached["checks"]["flags"]) == 2
     assert answer["checks"]["signature"]["state"] == "absent"
 
 
@@ -110,16 +122,28 @@ def _sha(data: bytes) -> str:
 
 def test_office_file_refused_unless_the_criterion_asks_for_a_form(service, session) -> None:
     with pytest.raises(DomainError) as err:
-        upload(service, _docx())
+        upload(service, _docx(), code="1.1")
     assert err.value.status == 415
-    assert service.submission.detach_evidence.called
+    assert not service.submission.attach_evidence.called
     assert _count(session, Evidence) == 0
     assert not service.files.store.exists(object_key(_sha(_docx())))
 
-    service.submission.attach_evidence.return_value = {"campaign_year": 2023,
-                                                       "form_allowed": True}
-    answer = upload(service, _docx())
+    answer = upload(service, _docx(), code="5.1")
     assert answer["checks"]["type"]["kind"] == "office"
+    assert answer["filename"] == answer["canonical_name"]
+
+
+def test_unknown_criterion_or_unseen_assessment_keeps_nothing(service, session) -> None:
+    with pytest.raises(DomainError) as err:
+        upload(service, plain_pdf(), code="9.9")
+    assert err.value.status == 404
+    service.submission.get_assessment_by_id.side_effect = DomainError(
+        "not_your_unit", "Không phải đơn vị của bạn / not your unit", 403)
+    with pytest.raises(DomainError) as err:
+        upload(service, plain_pdf())
+    assert err.value.status == 403
+    assert _count(session, Evidence) == 0
+    assert not service.files.store.exists(object_key(_sha(plain_pdf())))
 
 
 def test_locked_window_undoes_the_upload(service, session, ca) -> None:
