@@ -38,7 +38,6 @@ class StoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CCHC_EVIDENCE_", extra="ignore")
 
     store: str = "folder"  # folder | s3
-    max_bytes: int = 20 * 1024 * 1024
     s3_endpoint: str = "127.0.0.1:9000"
     s3_secure: bool = False
     s3_bucket: str = "cchc-evidence"
