@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from nameko.exceptions import deserialize_to_instance
+from nameko.exceptions import get_module_path
+from nameko.exceptions import registry as exception_registry
 from nameko.rpc import RpcProxy, rpc
 from sqlalchemy import func, select
 
@@ -25,9 +26,15 @@ from services.evidence.models import Document, Evidence
 from services.evidence.schemas import Actor, EvidenceMeta, StoredUpload
 from services.evidence.signatures import ABSENT
 
+
+def _domain_error(code: str, detail: str, status: Any = 422, extra: Any = None) -> DomainError:
+    # nameko stringifies exception arguments on the wire ("423"): made whole again here.
+    return DomainError(code, detail, int(status), extra if isinstance(extra, dict) else {})
+
+
 # A DomainError raised by the submission service comes back as itself (code and status
 # kept) rather than as nameko's generic RemoteError, so refusals pass through unchanged.
-deserialize_to_instance(DomainError)
+exception_registry[get_module_path(DomainError)] = _domain_error
 
 
 def _refused_type(kind: str) -> DomainError:
@@ -58,7 +65,9 @@ def _view(row: Evidence, document: Document) -> dict[str, Any]:
         "filename": row.canonical_name + domain.EXTENSIONS.get(document.kind, ""),
         "checks": row.checks,
         "uploaded_by": row.uploaded_by,
-        "created_at": row.created_at.isoformat(),
+        # SQLite hands datetimes back without their zone; they are stored in UTC.
+        "created_at": (row.created_at if row.created_at.tzinfo
+                       else row.created_at.replace(tzinfo=UTC)).astimezone(UTC).isoformat(),
     }
 
 
