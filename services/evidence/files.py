@@ -22,10 +22,32 @@ class TrustSettings(BaseSettings):
     trust_roots: Path | None = None
 
 
+class TrustList:
+    """The roots in ``CCHC_EVIDENCE_TRUST_ROOTS``, read again when a file there changes,
+    so a province adds a CA's root without restarting the service."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self._stamp: tuple[tuple[str, float], ...] | None = None
+        self._roots: list[x509.Certificate] = []
+
+    def _current_stamp(self) -> tuple[tuple[str, float], ...]:
+        if self.folder is None or not self.folder.is_dir():
+            return ()
+        return tuple(sorted((p.name, p.stat().st_mtime) for p in self.folder.iterdir()))
+
+    @property
+    def roots(self) -> list[x509.Certificate]:
+        stamp = self._current_stamp()
+        if stamp != self._stamp:
+            self._roots, self._stamp = load_trust_roots(self.folder), stamp
+        return self._roots
+
+
 @dataclass
 class Files:
     store: ObjectStore
-    roots: list[x509.Certificate]
+    trust: TrustList
 
     def exists(self, sha256: str) -> bool:
         return self.store.exists(object_key(sha256))
@@ -38,7 +60,7 @@ class Files:
         # the hub keeps serving other workers meanwhile. pyhanko's sync API runs
         # asyncio.run, which works there because that OS thread has no running loop.
         with self.store.local_path(object_key(sha256)) as path:
-            return tpool.execute(check_pdf, path, self.roots)
+            return tpool.execute(check_pdf, path, self.trust.roots)
 
 
 class EvidenceFiles(DependencyProvider):
@@ -46,7 +68,7 @@ class EvidenceFiles(DependencyProvider):
 
     def setup(self) -> None:
         self.files = Files(open_store(settings().data_dir),
-                           load_trust_roots(TrustSettings().trust_roots))
+                           TrustList(TrustSettings().trust_roots))
 
     def get_dependency(self, worker_ctx: Any) -> Files:
         return self.files

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import eventlet
 
-from services.evidence.files import Files
+from services.evidence.files import Files, TrustList
 from services.evidence.signatures import check_pdf, load_trust_roots
 from services.evidence.storage import FolderStore, store_upload
 from services.evidence.tests.pki import CA, plain_pdf, sign
@@ -21,7 +21,7 @@ def test_validation_in_a_green_thread(tmp_path: Path, ca: CA, trust_dir: Path) -
 
 def test_validation_leaves_the_hub_free(tmp_path: Path, ca: CA, trust_dir: Path) -> None:
     """A big signed PDF is checked in tpool: other green threads keep running meanwhile."""
-    files = Files(FolderStore(tmp_path / "store"), load_trust_roots(trust_dir))
+    files = Files(FolderStore(tmp_path / "store"), TrustList(trust_dir))
     big = sign(plain_pdf(padding=15 * 1024 * 1024), ca.signer())
     seen = store_upload(files.store, io.BytesIO(big), limit=len(big))
     ticks: list[float] = []
