@@ -83,13 +83,15 @@ class Service(ServiceBase):
                      meta: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         """Record a stored upload as evidence of one criterion, then attach it to the entry."""
         stored = parse(StoredUpload, upload)
-        data = parse(EvidenceMeta, meta)
-        who = parse(Actor, actor)
         if not self.files.exists(stored.sha256):
             raise DomainError("upload_missing",
                               "Không thấy tệp đã tải lên / the uploaded file is not in the store",
                               422)
+        # Any refusal before the evidence is recorded drops the stored file, unless other
+        # evidence already links to the same content.
         try:
+            data = parse(EvidenceMeta, meta)
+            who = parse(Actor, actor)
             if stored.kind not in domain.ACCEPTED | {domain.OFFICE}:
                 raise _refused_type(stored.kind)
             context = self._criterion_context(assessment_id, code, who.model_dump())

@@ -195,6 +195,7 @@ def test_bad_metadata_is_invalid_input(service) -> None:
         upload(service, plain_pdf(), meta={**META, "doc_number": "", "doc_date": "31/03/2023"})
     assert err.value.code == "invalid_input"
     assert {e["loc"][0] for e in err.value.extra["errors"]} == {"doc_number", "doc_date"}
+    assert not service.files.store.exists(object_key(_sha(plain_pdf())))
 
 
 def test_unknown_upload_is_refused(service) -> None:
