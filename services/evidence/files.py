@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,13 @@ class Files:
 
     def delete(self, sha256: str) -> None:
         self.store.delete(object_key(sha256))
+
+    def stale(self, older_than: datetime) -> tuple[list[str], list[str]]:
+        """Uploads left half-way (``incoming/``) and stored hashes, both older than a moment."""
+        incoming = [k for k, at in self.store.list("incoming/") if at < older_than]
+        hashes = [k.removeprefix("sha256/") for k, at in self.store.list("sha256/")
+                  if at < older_than]
+        return incoming, hashes
 
     def check_signatures(self, sha256: str) -> dict[str, Any]:
         # Parsing and hashing a 20 MB PDF is CPU work: in eventlet's pool of real threads

@@ -8,12 +8,13 @@ its own write when it refuses.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nameko.exceptions import get_module_path
 from nameko.exceptions import registry as exception_registry
 from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
 from sqlalchemy import func, select
 
 from services.common.base import ServiceBase
@@ -25,6 +26,9 @@ from services.evidence.files import EvidenceFiles
 from services.evidence.models import Document, Evidence
 from services.evidence.schemas import Actor, EvidenceMeta, StoredUpload
 from services.evidence.signatures import ABSENT
+
+SWEEP_SECONDS = 600
+ORPHAN_AGE = timedelta(hours=1)
 
 
 def _domain_error(code: str, detail: str, status: Any = 422, extra: Any = None) -> DomainError:
@@ -152,6 +156,24 @@ class Service(ServiceBase):
         if not domain.is_sha256(sha256):
             raise invalid("sha256 không hợp lệ / not a SHA-256 hex digest")
         return self._forget_if_unused(sha256)
+
+    @timer(interval=SWEEP_SECONDS)
+    def sweep_orphans(self) -> None:
+        """Drop files nobody recorded: a gateway that died mid-upload, or an RPC that timed
+        out after the file was stored. Old enough that no upload is still on its way."""
+        self.sweep_before(datetime.now(UTC) - ORPHAN_AGE)
+
+    def sweep_before(self, moment: datetime) -> None:
+        incoming, hashes = self.files.stale(moment)
+        for key in incoming:
+            self.files.store.delete(key)
+        for start in range(0, len(hashes), 500):
+            batch = hashes[start:start + 500]
+            with self.db.begin():
+                known = set(self.db.scalars(select(Document.sha256)
+                                            .where(Document.sha256.in_(batch))))
+            for sha256 in set(batch) - known:
+                self.files.delete(sha256)
 
     def _criterion_context(self, assessment_id: int, code: str,
                            actor: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -71,6 +72,9 @@ class ObjectStore(Protocol):
 
     def iter_chunks(self, key: str) -> Iterator[bytes]: ...
 
+    def list(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Keys under ``prefix`` ("incoming/" or "sha256/") with their last change."""
+
     @contextmanager
     def local_path(self, key: str) -> Iterator[Path]:
         """A path on local disk holding the object, for readers that need to seek."""
@@ -117,6 +121,13 @@ class FolderStore:
         with open(self._path(key), "rb") as f:
             while chunk := f.read(CHUNK):
                 yield chunk
+
+    def list(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        folder = self._path(prefix)
+        if folder.is_dir():
+            for path in folder.iterdir():
+                yield (f"{prefix}{path.name}",
+                       datetime.fromtimestamp(path.stat().st_mtime, UTC))
 
     @contextmanager
     def local_path(self, key: str) -> Iterator[Path]:
@@ -169,6 +180,10 @@ class S3Store:
         finally:
             response.close()
             response.release_conn()
+
+    def list(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
+            yield item.object_name, item.last_modified
 
     @contextmanager
     def local_path(self, key: str) -> Iterator[Path]:

@@ -1,5 +1,7 @@
+import hashlib
 import io
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -114,8 +116,6 @@ def test_refused_types_leave_nothing(service, session, data: bytes) -> None:
 
 
 def _sha(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 
@@ -208,3 +208,15 @@ def test_unknown_upload_is_refused(service) -> None:
 def test_corrupt_pdf_is_recorded_as_unreadable(service) -> None:
     answer = upload(service, b"%PDF-1.7\nbroken")
     assert answer["checks"]["signature"]["state"] == "unreadable"
+
+
+def test_sweep_drops_what_nobody_recorded(service, ca) -> None:
+    kept = upload(service, sign(plain_pdf(), ca.signer()))
+    orphan = store_upload(service.files.store, io.BytesIO(b"%PDF-1.7 orphan"), limit=1000)
+    service.files.store.put("incoming/half-way", io.BytesIO(b"%PDF-1.7 half"))
+    service.sweep_before(datetime.now(UTC) - timedelta(hours=1))
+    assert service.files.store.exists(object_key(orphan.sha256))  # too young to be an orphan
+    service.sweep_before(datetime.now(UTC) + timedelta(minutes=1))
+    assert not service.files.store.exists(object_key(orphan.sha256))
+    assert not service.files.store.exists("incoming/half-way")
+    assert service.files.store.exists(object_key(kept["sha256"]))
