@@ -3,14 +3,17 @@
 import hashlib
 import os
 import tracemalloc
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from minio import Minio
+from moto.server import ThreadedMotoServer
 
 from gateway.errors import Problem
 from gateway.evidence.upload import receive_upload
-from services.evidence.storage import FolderStore, object_key
+from services.evidence.storage import FolderStore, ObjectStore, S3Store, object_key
 
 BOUNDARY = "----cchc-boundary-7MA4YWxkTrZu0gW"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
@@ -59,10 +62,29 @@ META = {"doc_number": "25/BC-UBND", "doc_date": "2023-03-31",
         "title": "Báo cáo CCHC quý I/2023", "section": "Mục II"}
 
 
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["folder", "s3"])
+def store(request, tmp_path: Path) -> ObjectStore:
+    if request.param == "folder":
+        return FolderStore(tmp_path / "store")
+    client = Minio(request.getfixturevalue("moto_endpoint"), access_key="k", secret_key="s",
+                   secure=False, region="us-east-1")
+    return S3Store(client, f"gw-{uuid.uuid4().hex[:12]}")
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("file_first", [True, False])
-async def test_fields_and_file_in_any_order(tmp_path: Path, file_first: bool) -> None:
-    store = FolderStore(tmp_path / "store")
+async def test_fields_and_file_in_any_order(store: ObjectStore, file_first: bool) -> None:
     got = await receive_upload(_body(META, 300_000, file_first=file_first), CONTENT_TYPE,
                                store, limit=MB)
     assert got.fields == META
@@ -71,6 +93,7 @@ async def test_fields_and_file_in_any_order(tmp_path: Path, file_first: bool) ->
     assert got.stored.size == 300_000
     assert got.stored.sha256 == _expected_sha(300_000)
     assert store.exists(object_key(got.stored.sha256))
+    assert b"".join(store.iter_chunks(object_key(got.stored.sha256)))[:9] == b"%PDF-1.7\n"
 
 
 @pytest.mark.anyio
@@ -90,13 +113,12 @@ async def test_a_50_mb_upload_streams_in_bounded_memory(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_past_the_limit_is_413_and_nothing_is_kept(tmp_path: Path) -> None:
-    store = FolderStore(tmp_path / "store")
+async def test_past_the_limit_is_413_and_nothing_is_kept(store: ObjectStore) -> None:
     with pytest.raises(Problem) as err:
-        await receive_upload(_body(META, 3 * MB), CONTENT_TYPE, store, limit=2 * MB)
+        await receive_upload(_body(META, 7 * MB), CONTENT_TYPE, store, limit=6 * MB)
     assert (err.value.status, err.value.code) == (413, "file_too_large")
-    assert list((store.root / "incoming").iterdir()) == []
-    assert list((store.root / "sha256").iterdir()) == []
+    assert list(store.list("incoming/")) == []
+    assert list(store.list("sha256/")) == []
 
 
 @pytest.mark.anyio
@@ -120,8 +142,7 @@ async def test_not_multipart_is_400(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_a_body_cut_short_leaves_nothing(tmp_path: Path) -> None:
-    store = FolderStore(tmp_path / "store")
+async def test_a_body_cut_short_leaves_nothing(store: ObjectStore) -> None:
 
     async def body() -> AsyncIterator[bytes]:
         count = 0
@@ -133,4 +154,5 @@ async def test_a_body_cut_short_leaves_nothing(tmp_path: Path) -> None:
 
     with pytest.raises(ConnectionResetError):
         await receive_upload(body(), CONTENT_TYPE, store, limit=4 * MB)
-    assert list((store.root / "incoming").iterdir()) == []
+    assert list(store.list("incoming/")) == []
+    assert list(store.list("sha256/")) == []
