@@ -16,6 +16,7 @@ from nameko.exceptions import registry as exception_registry
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from services.common.base import ServiceBase
 from services.common.contracts import CRITERIA, EVIDENCE, SUBMISSION
@@ -105,18 +106,23 @@ class Service(ServiceBase):
             self._forget_if_unused(stored.sha256)
             raise
 
-        row, created = self._record(assessment_id, code, stored, data, who.username,
-                                    context["year"])
-        if not created:
-            return self.get_evidence(row.id)
+        try:
+            row, created = self._record(assessment_id, code, stored, data, who.username,
+                                        context["year"])
+        except IntegrityError:
+            # The same file for the same criterion, sent twice at once: the other won.
+            row, created = self._record(assessment_id, code, stored, data, who.username,
+                                        context["year"])
         view = self.get_evidence(row.id)
         try:
+            # Asked even for a file already linked: after the lock, nothing is "uploaded".
             self.submission.attach_evidence(
                 assessment_id, code, {"id": view["id"], "name": view["filename"],
                                       "sha256": view["sha256"], "checks": view["checks"]},
                 who.model_dump())
         except DomainError:
-            self._unlink(row.id)
+            if created:
+                self._unlink(row.id)
             raise
         return view
 

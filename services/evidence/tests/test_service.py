@@ -73,7 +73,7 @@ def test_one_document_for_several_criteria_is_stored_once(service, session, ca) 
     assert second["canonical_name"].startswith("1.1_so 25BC-UBND")
     assert again["id"] == second["id"]
     assert _count(session, Document) == 1 and _count(session, Evidence) == 2
-    assert service.submission.attach_evidence.call_count == 2
+    assert service.submission.attach_evidence.call_count == 3
     assert [e["code"] for e in service.list_evidence(7)] == ["1.1", "2.3"]
 
 
@@ -154,6 +154,16 @@ def test_locked_window_undoes_the_upload(service, session, ca) -> None:
     assert err.value.status == 423
     assert _count(session, Evidence) == 0 and _count(session, Document) == 0
     assert not service.files.store.exists(object_key(_sha(data)))
+
+
+def test_the_same_file_again_after_the_lock_is_refused_and_kept(service, session) -> None:
+    first = upload(service, plain_pdf())
+    service.submission.attach_evidence.side_effect = DomainError("window_locked", "khóa", 423)
+    with pytest.raises(DomainError) as err:
+        upload(service, plain_pdf())
+    assert err.value.status == 423
+    assert [e["id"] for e in service.list_evidence(7)] == [first["id"]]
+    assert service.files.store.exists(object_key(first["sha256"]))
 
 
 def test_refusal_keeps_an_object_another_criterion_uses(service, session, ca) -> None:
