@@ -32,6 +32,14 @@ SERVICE_PORTS: Final = {
     NOTIFY: 8106,
 }
 
+# --- Identity: roles and the OpenID realm ------------------------------------------
+# Roles a token carries in ``realm_access.roles`` (vai trò).
+ROLES: Final = frozenset({"admin", "unit_leader", "unit_staff", "appraiser", "viewer"})
+# The realm and client the gateway signs in with, the same names in the shipped
+# Keycloak realm (deploy/keycloak/realm-cchc.json) and in the local provider.
+DEFAULT_REALM: Final = "cchc"
+DEFAULT_CLIENT_ID: Final = "cchc-gateway"
+
 # --- RPC -------------------------------------------------------------------------
 # Every service:
 #   health() -> {"service": str, "status": "ok", "database": "ok"}
@@ -42,6 +50,21 @@ SERVICE_PORTS: Final = {
 #   create_user(user: {username, full_name, email, zalo_phone, roles, unit_code,
 #               department_code}, password: str | None) -> {username, initial_password}
 #   ensure_admin(password: str | None) -> {username, password | None, created: bool}
+#   create_users(users: list[user], actor: str | None, ip: str | None)
+#               -> list[{username, initial_password}]   (all or nothing; 409 lists the taken)
+#   get_user(username) -> {username, full_name, email, zalo_phone, roles, unit_code,
+#                          department_code, must_change_password}
+#   set_roles(username, roles: list[str], actor, ip) -> {username, roles}
+#   sign_in_gate(username) -> None; DomainError 429 account_locked {retry_after} while locked
+#   record_sign_in(username, ok: bool, ip: str | None, reason: str | None)
+#               -> {locked: bool, retry_after: int}
+#   set_password(username, new_password, ip) -> {username}   (the caller checked the old one)
+#   rotate_signing_key() -> {kid}                             (local provider only)
+#   audit_log(subject: str | None, action: str | None, limit: int) -> list[{at, action,
+#             actor, subject, ip, detail}]
+# The identity service also serves, on its own HTTP port, Keycloak's OpenID paths
+# under /realms/{realm}/ (discovery, token, certs, userinfo) when
+# CCHC_IDENTITY_PROVIDER=local.
 #
 # notify:
 #   list_notifications(recipient: str | None) -> list[{id, channel, recipient, subject,
