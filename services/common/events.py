@@ -20,6 +20,9 @@ never lost.
 The queue is named ``cchc-evt-<source>-<event>--<service>.<method>``, not nameko's
 ``evt-…`` name: RabbitMQ refuses to redeclare an existing queue with other arguments
 (PRECONDITION_FAILED), and brokers that ran the plain handler still hold that queue.
+That old queue stays bound and would collect a copy of every event for nobody, so it is
+deleted at start when the broker confirms it is empty and unused; otherwise a warning
+names it, for an operator to move its events over and delete it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from amqp.exceptions import PreconditionFailed
 from kombu import Exchange, Queue
 from nameko.amqp.publish import get_connection, get_producer
 from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
@@ -88,6 +92,7 @@ class RetryingEventHandler(EventHandler):
 
     def setup(self) -> None:
         super().setup()  # registers with the queue consumer, which reads self.queue at start
+        plain_name = self.queue.name
         name = self.queue_name
         self.wait_queue = Queue(
             f"{name}.wait", exchange=RETRY_EXCHANGE, routing_key=f"{name}.wait", durable=True,
@@ -115,13 +120,28 @@ class RetryingEventHandler(EventHandler):
             "ssl": config.get(AMQP_SSL_CONFIG_KEY),
             "login_method": config.get(LOGIN_METHOD_CONFIG_KEY),
         }
-        # Declared before the first rejection, or the broker would drop it silently.
         with get_connection(**self._amqp) as connection:
+            # Declared before the first rejection, or the broker would drop it silently.
             channel = connection.channel()
             try:
                 self.wait_queue(channel).declare()
                 self.dead_queue(channel).declare()
             finally:
+                channel.close()
+            self._retire_plain_queue(connection, plain_name)
+
+    def _retire_plain_queue(self, connection: Any, plain_name: str) -> None:
+        channel = connection.channel()
+        try:
+            # The broker checks both conditions atomically; a missing queue is a no-op.
+            channel.queue_delete(plain_name, if_unused=True, if_empty=True)
+        except PreconditionFailed:
+            log.warning(
+                "queue %s of the plain event handler still holds events or a consumer; "
+                "move its events to %s and delete it", plain_name, self.queue.name,
+            )
+        finally:
+            if channel.is_open:
                 channel.close()
 
     def handle_message_processed(

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import amqp
 import pytest
 from kombu import Connection
 from nameko.events import BROADCAST, SERVICE_POOL
@@ -61,6 +62,19 @@ def wait_for(predicate: Callable[[], bool], seconds: float = 10) -> None:
     raise AssertionError(f"condition not met in {seconds}s: {dict(calls)}")
 
 
+def delete_queues(amqp_uri: str, service: str, source: str, *extra: str) -> None:
+    """The test service's queues are durable: remove them, the broker is shared."""
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        for method, event in (
+            ("always_fails", "poison"), ("fails_once", "flaky"), ("also_hears_flaky", "flaky")
+        ):
+            base = f"cchc-evt-{source}-{event}--{service}.{method}"
+            for name in (base, f"{base}.wait", f"{base}.dead", *extra):
+                channel.queue_delete(name)
+        channel.close()
+
+
 @pytest.fixture
 def running(container_factory, rabbit_config) -> Iterator[tuple[str, str, dict]]:
     suffix = uuid.uuid4().hex[:8]
@@ -69,15 +83,7 @@ def running(container_factory, rabbit_config) -> Iterator[tuple[str, str, dict]]
     container.start()
     yield service, source, rabbit_config
     container.stop()
-    with Connection(rabbit_config["AMQP_URI"]) as conn:
-        channel = conn.channel()
-        for method, event in (
-            ("always_fails", "poison"), ("fails_once", "flaky"), ("also_hears_flaky", "flaky")
-        ):
-            base = f"cchc-evt-{source}-{event}--{service}.{method}"
-            for name in (base, f"{base}.wait", f"{base}.dead"):
-                channel.queue_delete(name)
-        channel.close()
+    delete_queues(rabbit_config["AMQP_URI"], service, source)
 
 
 def queue_depth(amqp_uri: str, name: str) -> int:
@@ -140,3 +146,29 @@ def test_only_service_pool_handlers_and_positive_attempts() -> None:
     with pytest.raises(ValueError):
         RetryingEventHandler("a", "b", handler_type=BROADCAST)
     assert RetryingEventHandler("a", "b", handler_type=SERVICE_POOL).attempts == 5
+
+
+def test_the_plain_handlers_queue_is_retired_only_when_empty(
+    container_factory, rabbit_config, caplog
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    service, source = f"dlxtest_{suffix}", f"dlxsrc_{suffix}"
+    empty = f"evt-{source}-flaky--{service}.fails_once"
+    holding = f"evt-{source}-poison--{service}.always_fails"
+    uri = rabbit_config["AMQP_URI"]
+    with Connection(uri) as conn:
+        channel = conn.channel()
+        for name in (empty, holding):
+            channel.queue_declare(name, durable=True, auto_delete=False)
+        channel.basic_publish(amqp.Message(b'{"n": 0}'), exchange="", routing_key=holding)
+        channel.close()
+    container = container_factory(make_service(service, source), rabbit_config)
+    try:
+        container.start()
+        with pytest.raises(amqp.exceptions.NotFound):
+            queue_depth(uri, empty)
+        assert queue_depth(uri, holding) == 1
+        assert f"queue {holding} of the plain event handler still holds events" in caplog.text
+    finally:
+        container.stop()
+        delete_queues(uri, service, source, holding)
