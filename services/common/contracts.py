@@ -66,6 +66,20 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 # under /realms/{realm}/ (discovery, token, certs, userinfo) when
 # CCHC_IDENTITY_PROVIDER=local.
 #
+# criteria (decimals travel as strings, e.g. "1.25"):
+#   create_catalog(data: dict) -> {"id": int}          # the API.md YAML/JSON shape; 422
+#       DomainError "catalog_invalid" with extra {"problems": [{code, node, message}]}
+#   list_catalogs() -> list[{id, name, year, unit_type, version, in_use}]
+#   get_catalog(catalog_id: int) -> {id, name, year, unit_type, version, in_use, bands,
+#       nodes: [{code, title, max, rule, evidence, not_applicable_allowed, appraised_by,
+#                form_allowed, children: [...]}]}
+#   use_catalog(catalog_id: int) -> None      # a campaign uses it: immutable from now on
+#   score_entry(catalog_id: int, code: str, inputs: dict) -> {"score": str}
+#       inputs by rule: options {option}, ratio {done, planned}, range {self_score},
+#       deduction {count}; 422 DomainError "score_rejected" with the reason
+#   compute_result(catalog_id: int, scores: {code: str | None}, not_applicable: [code])
+#       -> {"total": str, "max": str, "index": str, "classification": str | None}
+#
 # notify:
 #   list_notifications(recipient: str | None) -> list[{id, channel, recipient, subject,
 #                                                      body, status, created_at}]

@@ -7,6 +7,8 @@ yields to eventlet and one slow query does not stall the other workers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from nameko.extensions import DependencyProvider
@@ -83,3 +85,19 @@ class Database(DependencyProvider):
         session = self.sessions.pop(worker_ctx, None)
         if session is not None:
             session.close()
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[Session]:
+    """Commit at the end of the block, roll back if it raises.
+
+    Unlike ``session.begin()`` it does not fail when an earlier read in the same
+    worker already began the transaction: the reads and the writes then commit
+    together, which is what a worker wants.
+    """
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
