@@ -9,7 +9,10 @@ import uuid
 from collections.abc import Callable
 
 import httpx
+import pytest
 from jwcrypto import jwk, jwt
+from keycloak import KeycloakOpenID
+from keycloak.exceptions import KeycloakAuthenticationError
 from sqlalchemy import create_engine, text
 
 from gateway.rpc import RpcClient
@@ -308,3 +311,78 @@ def test_keys_rotate_and_old_tokens_still_verify(
     assert http.get("/api/v1/me", headers=admin_headers).status_code == 200
 
 
+
+
+# --- Lockout, bulk issuance -------------------------------------------------------------------
+
+def test_repeated_failures_lock_the_account_with_429_and_retry_after(
+    http: httpx.Client, make_user: MakeUser
+) -> None:
+    username, _ = make_user("unit_staff", unit_code="X-HUONGVINH")
+    attempts = [http.post("/api/v1/auth/login", json={"username": username, "password": "bad"})
+                for _ in range(5)]
+    assert [a.status_code for a in attempts] == [401, 401, 401, 401, 429]
+    # Locked: even the right password is refused until the lock ends.
+    locked = http.post("/api/v1/auth/login",
+                       json={"username": username, "password": "Changed-pass-2026"})
+    assert locked.status_code == 429
+    assert locked.json()["code"] == "account_locked"
+    assert 0 < int(locked.headers["Retry-After"]) <= 900
+    assert locked.json()["retry_after"] == int(locked.headers["Retry-After"])
+    # Counted on the server: a second client (another replica's caller) sees the lock too.
+    with httpx.Client(base_url=str(http.base_url), timeout=30) as other:
+        assert other.post("/api/v1/auth/login", json={
+            "username": username, "password": "Changed-pass-2026"}).status_code == 429
+
+
+def test_bulk_issuance_of_200_accounts_in_one_call(
+    http: httpx.Client, admin_headers: dict[str, str], login: Login
+) -> None:
+    batch = uuid.uuid4().hex[:6]
+    users = [{"username": f"bulk{batch}.{i:03d}", "full_name": f"Cán bộ xã số {i}",
+              "email": f"cb{i}@xa.demo.vn", "roles": ["unit_staff"], "unit_code": "X-PHUDIEN"}
+             for i in range(200)]
+    started = time.perf_counter()
+    response = http.post("/api/v1/users", headers=admin_headers, json=users, timeout=120)
+    seconds = time.perf_counter() - started
+    assert response.status_code == 201, response.text
+    issued = response.json()
+    assert [i["username"] for i in issued] == [u["username"] for u in users]
+    assert len({i["initial_password"] for i in issued}) == 200
+    print(f"\nbulk issuance: 200 accounts in {seconds:.2f} s")
+    assert seconds < 30
+    # Each issued password signs in, and must be changed first.
+    for account in (issued[0], issued[199]):
+        first = http.post("/api/v1/auth/login", json={
+            "username": account["username"], "password": account["initial_password"]})
+        assert first.status_code == 200 and first.json()["must_change_password"] is True
+    again = http.post("/api/v1/users", headers=admin_headers, json=users[:3] + [{
+        "username": f"bulk{batch}.new", "full_name": "X", "roles": ["viewer"]}])
+    assert again.status_code == 409
+    assert again.json()["usernames"] == [u["username"] for u in users[:3]]
+
+
+# --- The Keycloak client against the local provider -----------------------------------------
+
+@pytest.mark.anyio
+async def test_keycloak_openid_client_against_the_local_provider(system: System) -> None:
+    server = f"http://127.0.0.1:{system.service_port(IDENTITY)}/"
+    client = KeycloakOpenID(server_url=server, realm_name="cchc", client_id=DEFAULT_CLIENT_ID)
+    well_known = await client.a_well_known()
+    assert well_known["issuer"] == _issuer(system)
+    assert well_known["token_endpoint"].endswith("/realms/cchc/protocol/openid-connect/token")
+    with pytest.raises(KeycloakAuthenticationError):
+        await client.a_token("admin", "wrong-password")
+    token = await client.a_token("admin", ADMIN_PASSWORD)
+    assert token["token_type"] == "Bearer" and token["refresh_expires_in"] > 0
+    claims = await client.a_decode_token(token["access_token"])  # fetches certs itself
+    assert claims["iss"] == _issuer(system) and claims["aud"] == DEFAULT_CLIENT_ID
+    assert claims["realm_access"]["roles"] == ["admin"]
+    assert claims["preferred_username"] == "admin" and claims["typ"] == "Bearer"
+    assert claims["exp"] > time.time()
+    info = await client.a_userinfo(token["access_token"])
+    assert info["preferred_username"] == "admin" and info["sub"] == "admin"
+    refreshed = await client.a_refresh_token(token["refresh_token"])
+    assert (await client.a_decode_token(refreshed["access_token"]))["sid"] == claims["sid"]
+    certs = await client.a_certs()
+    assert all(k["kty"] == "RSA" and "d" not in k for k in certs["keys"])

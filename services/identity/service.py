@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,9 @@ from services.identity.domain import (
 from services.identity.models import AuditEntry, SignInThrottle, Unit, User, throttle_state
 from services.identity.schemas import RolesIn, UnitIn, UserIn, profile
 
-# Issued passwords are hashed in real threads; more than the cores only queues.
-_HASH_THREADS = 4
+# Issued passwords are hashed in real threads (argon2 releases the GIL), one per core:
+# measured on 2 cores, 200 hashes take 4.7 s on one thread, 2.3 s on two, 3.2 s on four.
+_HASH_THREADS = max(1, os.cpu_count() or 1)
 
 
 def _actor_name(actor: dict[str, Any] | None) -> str | None:
@@ -124,12 +126,18 @@ class Service(ServiceBase):
                     f"Tên đăng nhập đã có / username already exists: {', '.join(taken)}",
                     409, {"usernames": taken},
                 )
-            for row, pw_hash in zip(rows, hashes, strict=True):
-                self.db.add(User(**row.model_dump(), password_hash=pw_hash,
-                                 must_change_password=password is None, created_at=now))
+            # Rows first, in one flush; the outbox inserts that follow then flush nothing.
+            self.db.add_all([
+                User(**row.model_dump(), password_hash=pw_hash,
+                     must_change_password=password is None, created_at=now)
+                for row, pw_hash in zip(rows, hashes, strict=True)
+            ])
+            self.db.flush()
+            for row in rows:
                 record_event(self.db, USER_CREATED, row.model_dump(
                     include={"username", "full_name", "email", "zalo_phone", "roles",
                              "unit_code"}))
+            for row in rows:
                 self._audit("user_created", actor, row.username, ip,
                             roles=row.roles, unit_code=row.unit_code,
                             department_code=row.department_code)
