@@ -25,6 +25,12 @@ class UserIn(BaseModel):
     unit_code: str | None = None
     department_code: str | None = None
 
+    @field_validator("username")
+    @classmethod
+    def _lower(cls, username: str) -> str:
+        # Keycloak keeps usernames in lower case; so do we, in both modes.
+        return username.lower()
+
     @field_validator("roles")
     @classmethod
     def _known_roles(cls, roles: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ from services.common.errors import DomainError, invalid, not_found
 from services.common.outbox import record_event
 from services.common.validation import parse
 from services.identity import oidc
+from services.identity.accounts import Accounts
 from services.identity.config import identity_settings
 from services.identity.domain import (
     LockoutPolicy,
@@ -36,6 +37,10 @@ from services.identity.schemas import RolesIn, UnitIn, UserIn, profile
 # Issued passwords are hashed in real threads (argon2 releases the GIL), one per core:
 # measured on 2 cores, 200 hashes take 4.7 s on one thread, 2.3 s on two, 3.2 s on four.
 _HASH_THREADS = max(1, os.cpu_count() or 1)
+# Keycloak mode: admin REST calls in flight at once during a bulk issuance.
+_PROVISION_CONCURRENCY = 8
+# The hash column of accounts whose password lives in Keycloak: matches no password.
+PASSWORD_ELSEWHERE = "!keycloak"
 
 
 def _actor_name(actor: dict[str, Any] | None) -> str | None:
@@ -52,6 +57,8 @@ def _not_local(realm: str) -> Response | None:
 
 class Service(ServiceBase):
     name = IDENTITY
+
+    accounts = Accounts()
 
     # --- Units ---------------------------------------------------------------------
     @rpc(expected_exceptions=DomainError)
@@ -113,10 +120,8 @@ class Service(ServiceBase):
             if problems:
                 raise invalid("; ".join(problems))
         issued = [password or issue_password() for _ in rows]
-        # A chosen password gets the full cost; issued ones the cheaper one (see domain).
-        hasher = hash_password if password is not None else hash_issued_password
-        pool = GreenPool(_HASH_THREADS)
-        hashes = list(pool.imap(lambda p: tpool.execute(hasher, p), issued))
+        must_change = password is None
+        hashes = self._hashes(issued, chosen=not must_change)
         now = datetime.now(UTC)
         with self.db.begin():
             taken = sorted(self.db.scalars(select(User.username).where(User.username.in_(names))))
@@ -126,10 +131,16 @@ class Service(ServiceBase):
                     f"Tên đăng nhập đã có / username already exists: {', '.join(taken)}",
                     409, {"usernames": taken},
                 )
+            # Into the provider before our commit: a failure there leaves nothing here,
+            # and provisioning again updates what did get through.
+            list(GreenPool(_PROVISION_CONCURRENCY).imap(
+                lambda pair: self.accounts.provision(pair[0].model_dump(), pair[1], must_change),
+                zip(rows, issued, strict=True),
+            ))
             # Rows first, in one flush; the outbox inserts that follow then flush nothing.
             self.db.add_all([
                 User(**row.model_dump(), password_hash=pw_hash,
-                     must_change_password=password is None, created_at=now)
+                     must_change_password=must_change, created_at=now)
                 for row, pw_hash in zip(rows, hashes, strict=True)
             ])
             self.db.flush()
@@ -143,6 +154,13 @@ class Service(ServiceBase):
                             department_code=row.department_code)
         return [{"username": r.username, "initial_password": p}
                 for r, p in zip(rows, issued, strict=True)]
+
+    def _hashes(self, passwords: list[str], chosen: bool) -> list[str]:
+        if not self.accounts.stores_passwords:
+            return [PASSWORD_ELSEWHERE] * len(passwords)
+        # A chosen password gets the full cost; issued ones the cheaper one (see domain).
+        hasher = hash_password if chosen else hash_issued_password
+        return list(GreenPool(_HASH_THREADS).imap(lambda p: tpool.execute(hasher, p), passwords))
 
     @rpc
     def ensure_admin(self, password: str | None = None) -> dict[str, Any]:
@@ -177,6 +195,7 @@ class Service(ServiceBase):
                 raise not_found("người dùng / user", username)
             before = list(user.roles)
             user.roles = sorted(set(wanted))
+            self.accounts.set_roles(profile(user))
             self._audit("roles_changed", actor, username, ip, before=before, after=user.roles)
         return {"username": username, "roles": user.roles}
 
@@ -188,11 +207,12 @@ class Service(ServiceBase):
         if problems:
             raise DomainError("weak_password", "; ".join(problems), 422,
                               {"problems": problems})
-        new_hash = tpool.execute(hash_password, new_password)
+        new_hash = self._hashes([new_password], chosen=True)[0]
         with self.db.begin():
             user = self.db.get(User, username)
             if user is None:
                 raise not_found("người dùng / user", username)
+            self.accounts.set_password(profile(user), new_password)
             was_issued = user.must_change_password
             user.password_hash = new_hash
             user.must_change_password = False

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request
 from services.common.errors import DomainError
 from services.common.outbox import outbox
 from services.conftest import migrated_session
+from services.identity.accounts import LocalAccounts
 from services.identity.domain import LockoutPolicy, after_failure, retry_after, verify_password
 from services.identity.models import SignInThrottle, User
 from services.identity.service import Service
@@ -24,7 +25,7 @@ def session(sqlite_url) -> Iterator[Session]:
 
 
 def test_create_user_hashes_an_issued_password_and_announces_it(session: Session) -> None:
-    service = worker_factory(Service, db=session)
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
     issued = service.create_user(
         {"username": "u1", "full_name": "Nguyễn Văn A", "roles": ["unit_staff"],
          "email": "a@x.vn", "unit_code": "X1"}
@@ -38,7 +39,7 @@ def test_create_user_hashes_an_issued_password_and_announces_it(session: Session
 
 
 def test_duplicate_username_is_refused_and_changes_nothing(session: Session) -> None:
-    service = worker_factory(Service, db=session)
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
     service.create_user({"username": "u1", "full_name": "A", "roles": ["viewer"]})
     with pytest.raises(DomainError) as err:
         service.create_user({"username": "u1", "full_name": "B", "roles": ["viewer"]})
@@ -48,7 +49,7 @@ def test_duplicate_username_is_refused_and_changes_nothing(session: Session) -> 
 
 
 def test_unknown_role_is_invalid_input(session: Session) -> None:
-    service = worker_factory(Service, db=session)
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
     with pytest.raises(DomainError) as err:
         service.create_user({"username": "u2", "full_name": "C", "roles": ["king"]})
     assert err.value.code == "invalid_input"
@@ -56,7 +57,7 @@ def test_unknown_role_is_invalid_input(session: Session) -> None:
 
 
 def test_upsert_units_creates_then_updates(session: Session) -> None:
-    service = worker_factory(Service, db=session)
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
     assert service.upsert_units([{"code": "SNV", "name": "Sở Nội vụ", "type": "department"}]) == {
         "created": 1, "updated": 0}
     assert service.upsert_units(
@@ -67,7 +68,7 @@ def test_upsert_units_creates_then_updates(session: Session) -> None:
 
 
 def test_ensure_admin_creates_once(session: Session) -> None:
-    service = worker_factory(Service, db=session)
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
     first = service.ensure_admin("S3cret-pass")
     second = service.ensure_admin("other")
     assert first == {"username": "admin", "password": "S3cret-pass", "created": True}
@@ -83,7 +84,7 @@ TOKEN_PATH = "/realms/cchc/protocol/openid-connect/token"
 
 
 def test_token_endpoint_speaks_keycloak_grants_and_errors(session: Session) -> None:
-    service = worker_factory(Service, db=session)
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
     service.create_user({"username": "u1", "full_name": "Nguyễn Văn A", "roles": ["viewer"],
                          "unit_code": "X1"}, password="Good-pass-1")
     bad = service.oidc_token(_post_form(TOKEN_PATH, {
@@ -118,7 +119,7 @@ def test_token_endpoint_speaks_keycloak_grants_and_errors(session: Session) -> N
 
 
 def test_signing_key_is_kept_and_rotation_keeps_the_old_one_published(session: Session) -> None:
-    service = worker_factory(Service, db=session)
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
     environ = Request(EnvironBuilder().get_environ())
     first = json.loads(service.oidc_certs(environ, realm="cchc").data)["keys"]
     again = json.loads(service.oidc_certs(environ, realm="cchc").data)["keys"]
@@ -130,7 +131,7 @@ def test_signing_key_is_kept_and_rotation_keeps_the_old_one_published(session: S
 
 
 def test_five_failures_lock_the_name_and_a_success_clears_them(session: Session) -> None:
-    service = worker_factory(Service, db=session)
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
     outcomes = [service.record_sign_in("who", False, "10.0.0.1") for _ in range(5)]
     assert [o["locked"] for o in outcomes] == [False, False, False, False, True]
     assert 890 <= outcomes[-1]["retry_after"] <= 900
@@ -162,7 +163,7 @@ def test_lockout_window_and_lock_expire() -> None:
 
 
 def test_bulk_issue_is_all_or_nothing_and_audited(session: Session) -> None:
-    service = worker_factory(Service, db=session)
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
     service.create_user({"username": "taken", "full_name": "A", "roles": ["viewer"]})
     users = [{"username": f"b{i}", "full_name": f"Cán bộ {i}", "roles": ["unit_staff"],
               "unit_code": "X1"} for i in range(20)]
@@ -184,7 +185,7 @@ def test_bulk_issue_is_all_or_nothing_and_audited(session: Session) -> None:
 
 
 def test_password_change_refuses_weak_ones_and_is_audited(session: Session) -> None:
-    service = worker_factory(Service, db=session)
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
     service.create_user({"username": "u9", "full_name": "C", "roles": ["viewer"]})
     with pytest.raises(DomainError) as err:
         service.set_password("u9", "u9-password")
