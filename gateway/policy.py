@@ -131,6 +131,19 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
     return _require
 
 
+def ensure_unit_scope(
+    principal: Principal, unit_code: str, *, across_units: tuple[str, ...] = ("admin",)
+) -> None:
+    """403 ``forbidden_unit`` unless the caller belongs to ``unit_code`` or holds one of
+    ``across_units`` (roles that work on every unit: admin, and e.g. appraiser, viewer
+    where a route allows them)."""
+    if principal.roles & set(across_units) or principal.unit_code == unit_code:
+        return
+    raise Problem(403, "forbidden_unit",
+                  f"Bạn không thuộc đơn vị {unit_code} / not a member of unit {unit_code}",
+                  unit_code=unit_code)
+
+
 async def public() -> None:
     """Marks a route as open without a token, on purpose (sign-in, refresh)."""
 

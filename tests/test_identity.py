@@ -316,7 +316,7 @@ def test_keys_rotate_and_old_tokens_still_verify(
 # --- Lockout, bulk issuance -------------------------------------------------------------------
 
 def test_repeated_failures_lock_the_account_with_429_and_retry_after(
-    http: httpx.Client, make_user: MakeUser
+    http: httpx.Client, make_user: MakeUser, admin_headers: dict[str, str]
 ) -> None:
     username, _ = make_user("unit_staff", unit_code="X-HUONGVINH")
     attempts = [http.post("/api/v1/auth/login", json={"username": username, "password": "bad"})
@@ -329,10 +329,15 @@ def test_repeated_failures_lock_the_account_with_429_and_retry_after(
     assert locked.json()["code"] == "account_locked"
     assert 0 < int(locked.headers["Retry-After"]) <= 900
     assert locked.json()["retry_after"] == int(locked.headers["Retry-After"])
-    # Counted on the server: a second client (another replica's caller) sees the lock too.
+    # Counted on the server: a second client (another replica's caller) sees the lock too,
+    # whatever case the name is typed in.
     with httpx.Client(base_url=str(http.base_url), timeout=30) as other:
         assert other.post("/api/v1/auth/login", json={
-            "username": username, "password": "Changed-pass-2026"}).status_code == 429
+            "username": username.upper(), "password": "Changed-pass-2026"}).status_code == 429
+    log = http.get("/api/v1/audit", params={"subject": username, "action": "sign_in_failed"},
+                   headers=admin_headers).json()
+    assert len(log) == 5 and all(e["ip"] == "127.0.0.1" for e in log)
+    assert log[0]["detail"]["locked"] is True
 
 
 def test_bulk_issuance_of_200_accounts_in_one_call(
@@ -386,3 +391,19 @@ async def test_keycloak_openid_client_against_the_local_provider(system: System)
     assert (await client.a_decode_token(refreshed["access_token"]))["sid"] == claims["sid"]
     certs = await client.a_certs()
     assert all(k["kty"] == "RSA" and "d" not in k for k in certs["keys"])
+
+
+def test_tokens_survive_a_restart_of_the_identity_service(
+    http: httpx.Client, system: System
+) -> None:
+    before = http.post("/api/v1/auth/login",
+                       json={"username": "admin", "password": ADMIN_PASSWORD}).json()
+    system.kill(IDENTITY)
+    system.start_service(IDENTITY)
+    system.wait_ready(60)
+    # The provider verifies the refresh token with the key it kept in its database.
+    after = http.post("/api/v1/auth/refresh", json={"refresh_token": before["refresh_token"]})
+    assert after.status_code == 200, after.text
+    kid = jwt.JWT(jwt=before["access_token"]).token.jose_header["kid"]
+    assert jwt.JWT(jwt=after.json()["access_token"]).token.jose_header["kid"] == kid
+    assert http.get("/api/v1/me", headers=bearer(before["access_token"])).status_code == 200

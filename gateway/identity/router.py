@@ -121,7 +121,9 @@ async def login(
     body: LoginIn, request: Request, rpc_: RpcClient = Depends(rpc),
     client: OpenIdClient = Depends(openid),
 ) -> Any:
-    result = await _sign_in(rpc_, client, body.username, body.password, _ip(request))
+    # Usernames are lower case in both providers; the lock counts the name, not its spelling.
+    username = body.username.strip().lower()
+    result = await _sign_in(rpc_, client, username, body.password, _ip(request))
     if isinstance(result, JSONResponse):
         return result
     return await _pair(client, result)

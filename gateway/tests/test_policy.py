@@ -67,3 +67,20 @@ def test_every_operation_gets_its_access_rule_in_openapi() -> None:
         "/api/v1/forgotten": {"kind": "none"},
         "/api/v1/nested/x": {"kind": "roles", "roles": ["appraiser"]},
     }
+
+
+def test_unit_scope_lets_members_and_cross_unit_roles_through() -> None:
+    from gateway.errors import Problem
+    from gateway.policy import ensure_unit_scope
+
+    staff = Principal("a", "A", frozenset({"unit_staff"}), "X1", None)
+    appraiser = Principal("b", "B", frozenset({"appraiser"}), None, "SNV")
+    ensure_unit_scope(staff, "X1")
+    ensure_unit_scope(appraiser, "X1", across_units=("admin", "appraiser"))
+    for principal, unit in ((staff, "X2"), (appraiser, "X1")):
+        try:
+            ensure_unit_scope(principal, unit)
+        except Problem as exc:
+            assert (exc.status, exc.code) == (403, "forbidden_unit")
+        else:
+            raise AssertionError("another unit must be refused")

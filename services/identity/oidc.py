@@ -103,7 +103,8 @@ def token(session: Session, cfg: IdentitySettings, request: Request) -> Response
         return _oauth_error(401, "invalid_client", "Invalid client or Invalid client credentials")
     grant = form.get("grant_type")
     if grant == "password":
-        user = _password_grant(session, form.get("username", ""), form.get("password", ""))
+        user = _password_grant(session, form.get("username", "").strip().lower(),
+                               form.get("password", ""))
         if user is None:
             return _oauth_error(401, "invalid_grant", "Invalid user credentials")
         return _json(_issue(session, cfg, user, secrets.token_hex(16)))
