@@ -90,6 +90,9 @@ class OpenIdClient:
         except (JWException, ValueError, TypeError, KeyError, IndexError) as exc:
             raise InvalidToken(type(exc).__name__) from exc
 
+    async def close(self) -> None:
+        await self.keycloak.connection.aclose()
+
     async def password_grant(self, username: str, password: str) -> dict[str, Any]:
         return await self.keycloak.a_token(username=username, password=password)
 

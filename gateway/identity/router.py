@@ -12,6 +12,7 @@ from gateway.deps import rpc
 from gateway.errors import Problem, problem_response
 from gateway.identity.oidc import InvalidToken, OpenIdClient
 from gateway.identity.schemas import (
+    Account,
     AuditEntry,
     IssuedAccount,
     LoginIn,
@@ -213,7 +214,7 @@ async def create_users(
     return await rpc_.call(IDENTITY, "create_user", body.model_dump(), actor=actor, ip=ip)
 
 
-@router.get("/users/{username}", response_model=Me, summary="One account")
+@router.get("/users/{username}", response_model=Account, summary="One account")
 async def get_user(
     username: str, _: Principal = Depends(require_roles("admin")), rpc_: RpcClient = Depends(rpc),
 ) -> dict[str, Any]:

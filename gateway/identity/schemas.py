@@ -44,6 +44,11 @@ class Me(BaseModel):
     must_change_password: bool
 
 
+class Account(Me):
+    email: str | None
+    zalo_phone: str | None
+
+
 class UnitIn(BaseModel):
     code: str = Field(min_length=1, max_length=50)
     name: str = Field(min_length=1, max_length=300)

@@ -48,17 +48,21 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #   upsert_units(units: list[{code, name, type, parent_code}]) -> {"created": int, "updated": int}
 #   list_units(type: str | None) -> list[{code, name, type, parent_code}]
 #   create_user(user: {username, full_name, email, zalo_phone, roles, unit_code,
-#               department_code}, password: str | None) -> {username, initial_password}
+#               department_code}, password: str | None, actor: actor | None,
+#               ip: str | None) -> {username, initial_password}
+#               (actor is the gateway's Principal.as_actor(): {username, roles, unit_code,
+#               department_code}; usernames are stored in lower case)
 #   ensure_admin(password: str | None) -> {username, password | None, created: bool}
-#   create_users(users: list[user], actor: str | None, ip: str | None)
+#   create_users(users: list[user], actor: actor | None, ip: str | None)
 #               -> list[{username, initial_password}]   (all or nothing; 409 lists the taken)
 #   get_user(username) -> {username, full_name, email, zalo_phone, roles, unit_code,
 #                          department_code, must_change_password}
-#   set_roles(username, roles: list[str], actor, ip) -> {username, roles}
+#   set_roles(username, roles: list[str], actor: actor | None, ip) -> {username, roles}
 #   sign_in_gate(username) -> None; DomainError 429 account_locked {retry_after} while locked
 #   record_sign_in(username, ok: bool, ip: str | None, reason: str | None)
 #               -> {locked: bool, retry_after: int}
-#   set_password(username, new_password, ip) -> {username}   (the caller checked the old one)
+#   set_password(username, new_password, ip, old_password) -> {username}
+#               (the caller checked the old one with the provider; 422 weak_password)
 #   rotate_signing_key() -> {kid}                             (local provider only)
 #   audit_log(subject: str | None, action: str | None, limit: int) -> list[{at, action,
 #             actor, subject, ip, detail}]
