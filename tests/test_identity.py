@@ -213,6 +213,15 @@ def test_role_matrix_every_route_every_role(
               for role in sorted(ROLES)}
     checked = 0
     for method, path, access in _operations(http):
+        if access["kind"] == "signed_in":
+            # Any role may call it; only unit scope may refuse, never the role or the token.
+            for role, headers in tokens.items():
+                response = http.request(method, _fill(path), headers=headers)
+                assert response.status_code not in (401, 500), (role, method, path)
+                body = response.json() if response.content else None
+                assert not (isinstance(body, dict) and body.get("code") in {
+                    "forbidden_role", "password_change_required"}), (role, method, path)
+            continue
         if access["kind"] != "roles":
             continue
         for role, headers in tokens.items():
@@ -407,3 +416,24 @@ def test_tokens_survive_a_restart_of_the_identity_service(
     kid = jwt.JWT(jwt=before["access_token"]).token.jose_header["kid"]
     assert jwt.JWT(jwt=after.json()["access_token"]).token.jose_header["kid"] == kid
     assert http.get("/api/v1/me", headers=bearer(before["access_token"])).status_code == 200
+
+
+def test_a_leader_lists_the_accounts_of_their_own_unit_only(
+    http: httpx.Client, make_user: MakeUser, admin_headers: dict[str, str]
+) -> None:
+    unit = f"X-{uuid.uuid4().hex[:6].upper()}"
+    leader, leader_headers = make_user("unit_leader", unit_code=unit)
+    staff, _ = make_user("unit_staff", unit_code=unit)
+    make_user("unit_staff", unit_code="X-ELSEWHERE")
+    mine = http.get("/api/v1/users", headers=leader_headers)
+    assert mine.status_code == 200
+    assert sorted(u["username"] for u in mine.json()) == sorted([leader, staff])
+    only_staff = http.get("/api/v1/users", params={"role": "unit_staff"}, headers=leader_headers)
+    assert [u["username"] for u in only_staff.json()] == [staff]
+    other = http.get("/api/v1/users", params={"unit_code": "X-ELSEWHERE"},
+                     headers=leader_headers)
+    assert other.status_code == 403 and other.json()["code"] == "forbidden_unit"
+    everyone = http.get("/api/v1/users", params={"role": "unit_leader", "unit_code": unit},
+                        headers=admin_headers).json()
+    assert [u["username"] for u in everyone] == [leader]
+    assert "password_hash" not in everyone[0]

@@ -19,6 +19,7 @@ from gateway.identity.schemas import (
     Me,
     PasswordIn,
     RefreshIn,
+    Role,
     RolesIn,
     TokenPair,
     Unit,
@@ -28,6 +29,7 @@ from gateway.identity.schemas import (
 from gateway.policy import (
     Principal,
     authenticated,
+    ensure_unit_scope,
     openid,
     public,
     require_roles,
@@ -212,6 +214,25 @@ async def create_users(
         return await rpc_.call(IDENTITY, "create_users", [u.model_dump() for u in body],
                                actor=actor, ip=ip, timeout=BULK_TIMEOUT)
     return await rpc_.call(IDENTITY, "create_user", body.model_dump(), actor=actor, ip=ip)
+
+
+@router.get(
+    "/users", response_model=list[Account],
+    summary="Accounts; a unit's leader sees those of their own unit (to assign criteria)",
+)
+async def list_users(
+    unit_code: str | None = None, role: Role | None = None,
+    department_code: str | None = None,
+    principal: Principal = Depends(require_roles("admin", "unit_leader")),
+    rpc_: RpcClient = Depends(rpc),
+) -> list[dict[str, Any]]:
+    if "admin" not in principal.roles:
+        unit_code = unit_code or principal.unit_code
+        if unit_code is None:
+            raise Problem(403, "forbidden_unit",
+                          "Tài khoản không thuộc đơn vị nào / the account has no unit")
+        ensure_unit_scope(principal, unit_code)
+    return await rpc_.call(IDENTITY, "list_users", unit_code, role, department_code)
 
 
 @router.get("/users/{username}", response_model=Account, summary="One account")

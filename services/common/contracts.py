@@ -57,6 +57,8 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #               -> list[{username, initial_password}]   (all or nothing; 409 lists the taken)
 #   get_user(username) -> {username, full_name, email, zalo_phone, roles, unit_code,
 #                          department_code, must_change_password}
+#   list_users(unit_code: str | None, role: str | None, department_code: str | None)
+#               -> list[same as get_user]   (e.g. a unit's leaders, to notify them)
 #   set_roles(username, roles: list[str], actor: actor | None, ip) -> {username, roles}
 #   sign_in_gate(username) -> None; DomainError 429 account_locked {retry_after} while locked
 #   record_sign_in(username, ok: bool, ip: str | None, reason: str | None)

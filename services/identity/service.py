@@ -183,6 +183,20 @@ class Service(ServiceBase):
                 raise not_found("người dùng / user", username)
             return profile(user)
 
+    @rpc
+    def list_users(self, unit_code: str | None = None, role: str | None = None,
+                   department_code: str | None = None) -> list[dict[str, Any]]:
+        """Accounts, optionally of one unit, one role, one appraising department."""
+        query = select(User).order_by(User.username)
+        if unit_code:
+            query = query.where(User.unit_code == unit_code)
+        if department_code:
+            query = query.where(User.department_code == department_code)
+        with self.db.begin():
+            users = [profile(u) for u in self.db.scalars(query)]
+        # Roles are a JSON list: filtered here, the same on SQLite and PostgreSQL.
+        return [u for u in users if role is None or role in u["roles"]]
+
     @rpc(expected_exceptions=DomainError)
     def set_roles(
         self, username: str, roles: list[str], actor: dict[str, Any] | None = None,

@@ -197,3 +197,17 @@ def test_password_change_refuses_weak_ones_and_is_audited(session: Session) -> N
     session.rollback()
     entry = service.audit_log(subject="u9", action="password_changed")[0]
     assert entry["detail"] == {"first_change": True} and entry["ip"] == "1.2.3.4"
+
+
+def test_list_users_by_unit_role_and_department(session: Session) -> None:
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
+    service.create_users([
+        {"username": "lead", "full_name": "L", "roles": ["unit_leader"], "unit_code": "X1"},
+        {"username": "staff", "full_name": "S", "roles": ["unit_staff"], "unit_code": "X1"},
+        {"username": "far", "full_name": "F", "roles": ["unit_leader"], "unit_code": "X2"},
+        {"username": "appr", "full_name": "A", "roles": ["appraiser"], "department_code": "SNV"},
+    ])
+    assert [u["username"] for u in service.list_users(unit_code="X1")] == ["lead", "staff"]
+    assert [u["username"] for u in service.list_users(role="unit_leader")] == ["far", "lead"]
+    assert [u["username"] for u in service.list_users(department_code="SNV")] == ["appr"]
+    assert "password_hash" not in service.list_users()[0]
