@@ -437,3 +437,24 @@ def test_a_leader_lists_the_accounts_of_their_own_unit_only(
                         headers=admin_headers).json()
     assert [u["username"] for u in everyone] == [leader]
     assert "password_hash" not in everyone[0]
+
+
+def _jwks_fetches(http: httpx.Client) -> float:
+    text_ = http.get("/metrics").text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text_.splitlines()
+               if line.startswith("cchc_gateway_jwks_fetches_total"))
+
+
+def test_made_up_kids_do_not_flood_the_provider(
+    http: httpx.Client, system: System, admin_headers: dict[str, str]
+) -> None:
+    assert http.get("/api/v1/me", headers=admin_headers).status_code == 200
+    other = jwk.JWK.generate(kty="RSA", size=2048)
+    tokens = [_token(_claims(system), f"kid-{i}", other) for i in range(30)]
+    before = _jwks_fetches(http)
+    started = time.monotonic()
+    for token in tokens:
+        assert http.get("/api/v1/me", headers=bearer(token)).status_code == 401
+    elapsed = time.monotonic() - started
+    # At most one refetch per CCHC_JWKS_MIN_REFRESH_SECONDS (1 s in tests).
+    assert _jwks_fetches(http) - before <= int(elapsed) + 1

@@ -17,8 +17,12 @@ from jwcrypto.common import JWException
 from jwcrypto.jwt import JWTMissingKey
 from keycloak import KeycloakOpenID
 from keycloak.exceptions import KeycloakError
+from prometheus_client import Counter
 
 from gateway.config import Settings
+
+JWKS_FETCHES = Counter("cchc_gateway_jwks_fetches", "Fetches of the realm's JWK set.",
+                       ["reason"])
 
 
 class InvalidToken(Exception):
@@ -42,7 +46,6 @@ class OpenIdClient:
         self._keys: jwk.JWKSet | None = None
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
-        self.fetches = 0
 
     async def keys(self, *, stale_kid: bool = False) -> jwk.JWKSet:
         async with self._lock:
@@ -50,6 +53,8 @@ class OpenIdClient:
             fresh = self._keys is not None and age < self.settings.jwks_max_age_seconds
             if fresh and not (stale_kid and age >= self.settings.jwks_min_refresh_seconds):
                 return self._keys  # type: ignore[return-value]
+            reason = "first" if self._keys is None else "unknown_kid" if fresh else "max_age"
+            JWKS_FETCHES.labels(reason).inc()
             try:
                 body = await self.keycloak.a_certs()
             except KeycloakError as exc:
@@ -61,7 +66,6 @@ class OpenIdClient:
                 if key.get("use", "sig") == "sig":
                     key_set.add(jwk.JWK(**key))
             self._keys, self._fetched_at = key_set, time.monotonic()
-            self.fetches += 1
             return key_set
 
     async def _decode(self, token: str, key_set: jwk.JWKSet) -> dict[str, Any]:
