@@ -306,7 +306,7 @@ class Service(ServiceBase):
     # --- The local OpenID provider, on Keycloak's paths ----------------------------------
     @rpc
     def rotate_signing_key(self) -> dict[str, str]:
-        return {"kid": oidc.rotate(self.db)}
+        return {"kid": oidc.rotate(self.db, identity_settings())}
 
     @http("GET", "/realms/<realm>/.well-known/openid-configuration")
     def oidc_discovery(self, request: Request, realm: str) -> Response:
@@ -318,7 +318,7 @@ class Service(ServiceBase):
 
     @http("GET", "/realms/<realm>/protocol/openid-connect/certs")
     def oidc_certs(self, request: Request, realm: str) -> Response:
-        return _not_local(realm) or oidc.certs(self.db)
+        return _not_local(realm) or oidc.certs(self.db, identity_settings())
 
     @http("GET,POST", "/realms/<realm>/protocol/openid-connect/userinfo")
     def oidc_userinfo(self, request: Request, realm: str) -> Response:

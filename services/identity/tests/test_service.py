@@ -15,7 +15,7 @@ from services.common.outbox import outbox
 from services.conftest import migrated_session
 from services.identity.accounts import LocalAccounts
 from services.identity.domain import LockoutPolicy, after_failure, retry_after, verify_password
-from services.identity.models import SignInThrottle, User
+from services.identity.models import SigningKey, SignInThrottle, User
 from services.identity.service import Service
 
 
@@ -211,3 +211,27 @@ def test_list_users_by_unit_role_and_department(session: Session) -> None:
     assert [u["username"] for u in service.list_users(role="unit_leader")] == ["far", "lead"]
     assert [u["username"] for u in service.list_users(department_code="SNV")] == ["appr"]
     assert "password_hash" not in service.list_users()[0]
+
+
+def test_signing_keys_are_encrypted_at_rest_with_a_passphrase(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
+    environ = Request(EnvironBuilder().get_environ())
+    plain_kid = json.loads(service.oidc_certs(environ, realm="cchc").data)["keys"][0]["kid"]
+    monkeypatch.setenv("CCHC_SIGNING_KEY_PASSPHRASE", "bí mật của tỉnh")
+    new_kid = service.rotate_signing_key()["kid"]
+    stored = session.get(SigningKey, new_kid).private_pem
+    session.rollback()
+    assert stored.startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    # Both the older plain key and the encrypted one are published and sign.
+    keys = json.loads(service.oidc_certs(environ, realm="cchc").data)["keys"]
+    assert [k["kid"] for k in keys] == [new_kid, plain_kid]
+    service.create_user({"username": "u5", "full_name": "E", "roles": ["viewer"]},
+                        password="Good-pass-5")
+    good = service.oidc_token(_post_form(TOKEN_PATH, {
+        "grant_type": "password", "client_id": "cchc-gateway", "username": "U5",
+        "password": "Good-pass-5"}), realm="cchc")
+    token = json.loads(good.data)["access_token"]
+    assert jwt.JWT(jwt=token).token.jose_header["kid"] == new_kid
+    jwt.JWT(jwt=token, key=jwk.JWK(**keys[0]))  # raises if the signature were wrong
