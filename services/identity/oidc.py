@@ -20,17 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Request, Response
 
-from services.identity import tokens
+from services.identity import signin, tokens
 from services.identity.config import IdentitySettings
 from services.identity.domain import (
     access_claims,
     credentials_version,
     refresh_claims,
-    retry_after,
     userinfo,
     verify_password,
 )
-from services.identity.models import SigningKey, SignInThrottle, User, as_utc, throttle_state
+from services.identity.models import SigningKey, User, as_utc
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -134,12 +133,12 @@ def user_info(session: Session, cfg: IdentitySettings, request: Request) -> Resp
 # --- Grants ----------------------------------------------------------------------------
 
 def _password_grant(session: Session, username: str, password: str) -> User | None:
+    # Refused while locked even when reached directly, not only through the gateway.
+    if not password or signin.seconds_locked(session, username):
+        return None
     with session.begin():
         user = session.get(User, username)
-        throttle = session.get(SignInThrottle, username)
-        locked = retry_after(throttle_state(throttle), datetime.now(UTC)) > 0
-    # Refused while locked even when reached directly, not only through the gateway.
-    if user is None or locked or not password:
+    if user is None:
         return None
     # argon2 is C work of ~0.2 s; in a real thread the other workers keep running.
     if not tpool.execute(verify_password, user.password_hash, password):

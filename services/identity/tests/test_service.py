@@ -235,3 +235,17 @@ def test_signing_keys_are_encrypted_at_rest_with_a_passphrase(
     token = json.loads(good.data)["access_token"]
     assert jwt.JWT(jwt=token).token.jose_header["kid"] == new_kid
     jwt.JWT(jwt=token, key=jwk.JWK(**keys[0]))  # raises if the signature were wrong
+
+
+def test_the_token_endpoint_refuses_a_locked_name_even_with_the_right_password(
+    session: Session,
+) -> None:
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
+    service.create_user({"username": "u7", "full_name": "G", "roles": ["viewer"]},
+                        password="Good-pass-7")
+    form = {"grant_type": "password", "client_id": "cchc-gateway", "username": "u7",
+            "password": "Good-pass-7"}
+    assert service.oidc_token(_post_form(TOKEN_PATH, form), realm="cchc").status_code == 200
+    for _ in range(5):
+        service.record_sign_in("u7", False, None)
+    assert service.oidc_token(_post_form(TOKEN_PATH, form), realm="cchc").status_code == 401
