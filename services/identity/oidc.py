@@ -12,6 +12,7 @@ import json
 import secrets
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from eventlet import tpool
@@ -25,6 +26,7 @@ from services.identity.config import IdentitySettings
 from services.identity.domain import (
     access_claims,
     credentials_version,
+    hash_password,
     refresh_claims,
     userinfo,
     verify_password,
@@ -138,12 +140,17 @@ def _password_grant(session: Session, username: str, password: str) -> User | No
         return None
     with session.begin():
         user = session.get(User, username)
-    if user is None:
-        return None
+    # An unknown name costs the same argon2 work, so timing does not tell who exists.
     # argon2 is C work of ~0.2 s; in a real thread the other workers keep running.
-    if not tpool.execute(verify_password, user.password_hash, password):
+    password_hash = user.password_hash if user is not None else _decoy_hash()
+    if not tpool.execute(verify_password, password_hash, password) or user is None:
         return None
     return user
+
+
+@lru_cache(maxsize=1)
+def _decoy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def _refresh_grant(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nameko.rpc import rpc
+from nameko.timer import timer
 from nameko.web.handlers import http
 from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
@@ -145,6 +146,10 @@ class Service(ServiceBase):
                        reason: str | None = None) -> dict[str, Any]:
         return signin.record(self.db, username, ok, ip, reason,
                              signin.policy(identity_settings()))
+
+    @timer(interval=600)
+    def purge_sign_in_counts(self) -> None:
+        signin.purge(self.db, signin.policy(identity_settings()))
 
     # --- Audit -----------------------------------------------------------------------
     @rpc

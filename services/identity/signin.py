@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,6 +70,19 @@ def _record(session: Session, username: str, ok: bool, ip: str | None, reason: s
         audit(session, "sign_in_failed", None, username, ip, reason=reason or "bad_credentials",
               failures=state.failures, locked=bool(wait))
     return {"locked": bool(wait), "retry_after": wait}
+
+
+def purge(session: Session, lockout: LockoutPolicy) -> int:
+    """Forgets counts whose window and lock are over, so made-up names do not pile up."""
+    now = datetime.now(UTC)
+    with session.begin():
+        result = session.execute(
+            delete(SignInThrottle)
+            .where(SignInThrottle.window_started_at < now - lockout.window)
+            .where(or_(SignInThrottle.locked_until.is_(None),
+                       SignInThrottle.locked_until < now))
+        )
+    return result.rowcount
 
 
 def locked(wait: int) -> DomainError:

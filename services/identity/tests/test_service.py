@@ -249,3 +249,19 @@ def test_the_token_endpoint_refuses_a_locked_name_even_with_the_right_password(
     for _ in range(5):
         service.record_sign_in("u7", False, None)
     assert service.oidc_token(_post_form(TOKEN_PATH, form), realm="cchc").status_code == 401
+
+
+def test_stale_sign_in_counts_are_purged_and_live_locks_kept(session: Session) -> None:
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
+    old = datetime.now(UTC) - timedelta(hours=2)
+    session.add_all([
+        SignInThrottle(username="stale", failures=2, window_started_at=old, locked_until=None),
+        SignInThrottle(username="locked", failures=5, window_started_at=old,
+                       locked_until=datetime.now(UTC) + timedelta(minutes=5)),
+    ])
+    session.commit()
+    service.record_sign_in("recent", False, None)
+    service.purge_sign_in_counts()
+    left = sorted(session.scalars(select(SignInThrottle.username)))
+    session.rollback()
+    assert left == ["locked", "recent"]
