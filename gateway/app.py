@@ -39,7 +39,7 @@ def create_app() -> FastAPI:
     app.add_middleware(HttpMetrics)
     app.include_router(ops.router)
     app.include_router(identity_router)
-    # Last: it reads every route's dependencies, including the routers above.
+    # Reads the routes when the document is first asked for: routers included later count.
     policy.document_access(app)
     return app
 
