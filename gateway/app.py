@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway import errors, ops, policy
+from gateway import criteria, errors, ops, policy
 from gateway.config import get_settings
 from gateway.identity.oidc import OpenIdClient
 from gateway.identity.router import router as identity_router
@@ -39,6 +39,7 @@ def create_app() -> FastAPI:
     app.add_middleware(HttpMetrics)
     app.include_router(ops.router)
     app.include_router(identity_router)
+    app.include_router(criteria.router)
     # Reads the routes when the document is first asked for: routers included later count.
     policy.document_access(app)
     return app
