@@ -7,7 +7,7 @@ the actor passed along.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Header, Response, UploadFile
@@ -23,10 +23,17 @@ from services.common.contracts import SUBMISSION
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns and assessments"])
 
-UNIT = ("unit_leader", "unit_staff")
-IdempotencyKey = Header(None, alias="Idempotency-Key", max_length=200,
-                        description="the same key twice gives the first answer")
-IfMatch = Header(None, alias="If-Match", description="the entry's version, e.g. 3")
+Rpc = Annotated[RpcClient, Depends(rpc)]
+SignedIn = Annotated[Principal, Depends(authenticated)]
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+AdminOrViewer = Annotated[Principal, Depends(require_roles("admin", "viewer"))]
+Leader = Annotated[Principal, Depends(require_roles("unit_leader"))]
+UnitMember = Annotated[Principal, Depends(require_roles("unit_leader", "unit_staff"))]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", max_length=200,
+    description="the same key twice gives the first answer and changes nothing more")]
+IfMatch = Annotated[str | None, Header(alias="If-Match",
+                                       description="the entry's version, e.g. 3")]
 
 
 def _etag(response: Response, body: dict[str, Any]) -> dict[str, Any]:
@@ -37,8 +44,8 @@ def _etag(response: Response, body: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("/campaigns", status_code=201)
 async def create_campaign(
-    body: CampaignBody, principal: Principal = Depends(require_roles("admin")),
-    client: RpcClient = Depends(rpc),
+    body: CampaignBody, principal: Admin,
+    client: Rpc,
 ) -> dict[str, int]:
     """Đợt đánh giá mới: an assessment per unit, windows in Asia/Ho_Chi_Minh."""
     return await client.call(SUBMISSION, "create_campaign", body.model_dump(mode="json"),
@@ -47,15 +54,15 @@ async def create_campaign(
 
 @router.get("/campaigns")
 async def list_campaigns(
-    principal: Principal = Depends(authenticated), client: RpcClient = Depends(rpc),
+    principal: SignedIn, client: Rpc,
 ) -> list[dict[str, Any]]:
     return await client.call(SUBMISSION, "list_campaigns")
 
 
 @router.get("/campaigns/{campaign_id}")
 async def get_campaign(
-    campaign_id: int, principal: Principal = Depends(authenticated),
-    client: RpcClient = Depends(rpc),
+    campaign_id: int, principal: SignedIn,
+    client: Rpc,
 ) -> dict[str, Any]:
     """The campaign, its windows and whether each is open now (by the server's clock)."""
     return await client.call(SUBMISSION, "get_campaign", campaign_id)
@@ -64,7 +71,7 @@ async def get_campaign(
 @router.post("/campaigns/{campaign_id}/windows", status_code=201)
 async def add_window(
     campaign_id: int, body: NewWindowBody,
-    principal: Principal = Depends(require_roles("admin")), client: RpcClient = Depends(rpc),
+    principal: Admin, client: Rpc,
 ) -> dict[str, Any]:
     """Opens a later round: supplement or appraisal."""
     return await client.call(SUBMISSION, "add_window", campaign_id,
@@ -73,8 +80,8 @@ async def add_window(
 
 @router.get("/campaigns/{campaign_id}/progress")
 async def progress(
-    campaign_id: int, principal: Principal = Depends(require_roles("admin", "viewer")),
-    client: RpcClient = Depends(rpc),
+    campaign_id: int, principal: AdminOrViewer,
+    client: Rpc,
 ) -> list[dict[str, Any]]:
     """Per unit: criteria done / total, sent or not, last change."""
     return await client.call(SUBMISSION, "progress", campaign_id)
@@ -82,8 +89,8 @@ async def progress(
 
 @router.get("/campaigns/{campaign_id}/assessments/{unit_code}")
 async def get_assessment(
-    campaign_id: int, unit_code: str, principal: Principal = Depends(authenticated),
-    client: RpcClient = Depends(rpc),
+    campaign_id: int, unit_code: str, principal: SignedIn,
+    client: Rpc,
 ) -> dict[str, Any]:
     """The unit's assessment with totals, index and every entry (the unit, appraisers, admin)."""
     return await client.call(SUBMISSION, "get_assessment", campaign_id, unit_code,
@@ -92,8 +99,8 @@ async def get_assessment(
 
 @router.get("/assessments/{assessment_id}")
 async def get_assessment_by_id(
-    assessment_id: int, principal: Principal = Depends(authenticated),
-    client: RpcClient = Depends(rpc),
+    assessment_id: int, principal: SignedIn,
+    client: Rpc,
 ) -> dict[str, Any]:
     return await client.call(SUBMISSION, "get_assessment_by_id", assessment_id,
                              principal.as_actor())
@@ -102,8 +109,8 @@ async def get_assessment_by_id(
 @router.put("/assessments/{assessment_id}/assignments")
 async def assign(
     assessment_id: int, body: dict[str, str | None],
-    principal: Principal = Depends(require_roles("unit_leader")),
-    client: RpcClient = Depends(rpc), idempotency_key: str | None = IdempotencyKey,
+    principal: Leader,
+    client: Rpc, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """``{"<code>": "<username>"}``; a field or criterion assigns every leaf under it."""
     return await client.call(SUBMISSION, "assign", assessment_id, body, principal.as_actor(),
@@ -113,8 +120,8 @@ async def assign(
 @router.put("/assessments/{assessment_id}/entries/{code}")
 async def save_entry(
     assessment_id: int, code: str, body: EntryBody, response: Response,
-    principal: Principal = Depends(require_roles(*UNIT)), client: RpcClient = Depends(rpc),
-    if_match: str | None = IfMatch, idempotency_key: str | None = IdempotencyKey,
+    principal: UnitMember, client: Rpc,
+    if_match: IfMatch = None, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Cập nhật: 422 a score the rule refuses, 409 stale If-Match, 423 after the lock."""
     saved = await client.call(SUBMISSION, "save_entry", assessment_id, code,
@@ -127,8 +134,8 @@ async def save_entry(
 @router.post("/assessments/{assessment_id}/entries/{code}/complete")
 async def complete_entry(
     assessment_id: int, code: str, response: Response,
-    principal: Principal = Depends(require_roles(*UNIT)), client: RpcClient = Depends(rpc),
-    if_match: str | None = IfMatch, idempotency_key: str | None = IdempotencyKey,
+    principal: UnitMember, client: Rpc,
+    if_match: IfMatch = None, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Hoàn thành: 422 ``explanation_missing`` / ``evidence_missing`` with the reasons."""
     done = await client.call(SUBMISSION, "complete_entry", assessment_id, code,
@@ -139,10 +146,10 @@ async def complete_entry(
 
 @router.post("/assessments/{assessment_id}/submit")
 async def submit(
-    assessment_id: int, signed_summary: UploadFile = File(...),
-    proposed_classification: str = Form(...),
-    principal: Principal = Depends(require_roles("unit_leader")),
-    client: RpcClient = Depends(rpc), idempotency_key: str | None = IdempotencyKey,
+    assessment_id: int, signed_summary: Annotated[UploadFile, File()],
+    proposed_classification: Annotated[str, Form()],
+    principal: Leader,
+    client: Rpc, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Gửi báo cáo: the signed summary (PDF) and the proposed classification."""
     stored = await run_in_threadpool(store_signed_summary, signed_summary.file,
@@ -155,8 +162,8 @@ async def submit(
 
 @router.get("/assessments/{assessment_id}/history")
 async def history(
-    assessment_id: int, principal: Principal = Depends(authenticated),
-    client: RpcClient = Depends(rpc),
+    assessment_id: int, principal: SignedIn,
+    client: Rpc,
 ) -> list[dict[str, Any]]:
     """Who changed what, when, before and after."""
     return await client.call(SUBMISSION, "history", assessment_id, principal.as_actor())
@@ -172,8 +179,8 @@ def _download(content: bytes, media_type: str, data: dict[str, Any], ext: str) -
 
 @router.get("/assessments/{assessment_id}/summary.pdf", response_class=Response)
 async def summary_pdf(
-    assessment_id: int, principal: Principal = Depends(authenticated),
-    client: RpcClient = Depends(rpc),
+    assessment_id: int, principal: SignedIn,
+    client: Rpc,
 ) -> Response:
     """The summary table to sign, as PDF."""
     data = await client.call(SUBMISSION, "summary", assessment_id, principal.as_actor())
@@ -182,8 +189,8 @@ async def summary_pdf(
 
 @router.get("/assessments/{assessment_id}/summary.xlsx", response_class=Response)
 async def summary_xlsx(
-    assessment_id: int, principal: Principal = Depends(authenticated),
-    client: RpcClient = Depends(rpc),
+    assessment_id: int, principal: SignedIn,
+    client: Rpc,
 ) -> Response:
     """The summary table, as XLSX."""
     data = await client.call(SUBMISSION, "summary", assessment_id, principal.as_actor())

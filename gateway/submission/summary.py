@@ -154,7 +154,8 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
     campaign = data.get("campaign") or {}
     _append(sheet, [nfc("BẢNG TỔNG HỢP KẾT QUẢ TỰ ĐÁNH GIÁ CHỈ SỐ CCHC")])
     _append(sheet, [_cell_text(campaign.get("name", ""))])
-    _append(sheet, [_cell_text(f"Đơn vị: {data.get('unit_name', '')} ({data.get('unit_code', '')})")])
+    unit = f"Đơn vị: {data.get('unit_name', '')} ({data.get('unit_code', '')})"
+    _append(sheet, [_cell_text(unit)])
     _append(sheet, [_cell_text(f"Lập lúc: {_shown_time(data.get('generated_at', ''))}")])
     _append(sheet, [])
     _append(sheet, list(HEADERS))
