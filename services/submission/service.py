@@ -540,15 +540,16 @@ class Service(ServiceBase):
         store.record_change(self.db, found.id, entry.code, action, who.username, now,
                             before, after)
         self.db.flush()
-        total, maximum = store.sums(self.db, found.id)
+        # Totals, index and band from the criteria service, over this transaction's
+        # scores; only the row of this entry is locked exclusively meanwhile.
+        result = self._result(campaign.catalog_id, self._entries(found.id))
         record_event(self.db, ENTRY_SAVED, {
             "assessment_id": found.id, "campaign_id": found.campaign_id,
             "unit_code": found.unit_code, "code": entry.code, "action": action,
             "version": entry.version, "score": after["score"],
             "not_applicable": entry.not_applicable, "status": entry.status,
             "actor": who.username})
-        return {**self._entry_out(entry, node),
-                "totals": {"total": decimal_text(total), "max": decimal_text(maximum)}}
+        return {**self._entry_out(entry, node), "totals": result}
 
     def _result(self, catalog_id: int, entries: list[Entry]) -> dict[str, Any]:
         """Total, applicable maximum, index and band, as the criteria service computes them."""

@@ -26,10 +26,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -144,19 +143,6 @@ def record_change(
 ) -> None:
     session.add(Change(assessment_id=assessment_id, code=code, action=action, actor=actor,
                        at=at, before=before, after=after))
-
-
-def sums(session: Session, assessment_id: int) -> tuple[Decimal, Decimal]:
-    """Total and applicable maximum, adding scores criteria already validated.
-
-    Not-applicable entries leave both sides.
-    """
-    applicable = Entry.not_applicable.is_(False)
-    row = session.execute(
-        select(func.coalesce(func.sum(Entry.score), 0), func.coalesce(func.sum(Entry.max), 0))
-        .where(Entry.assessment_id == assessment_id, applicable)
-    ).one()
-    return Decimal(row[0]), Decimal(row[1])
 
 
 def idempotent(

@@ -46,17 +46,17 @@ def _campaign(service: Service, criteria, session: Session, locks: float) -> int
 
 
 def test_a_write_that_passes_the_instant_before_commit_is_rolled_back(
-    pg_service, pg_session, criteria, monkeypatch
+    pg_service, pg_session, criteria
 ):
     aid = _campaign(pg_service, criteria, pg_session, locks=1.0)
     pg_service.save_entry(aid, "2.1", {"self_score": "1"}, LEADER)
-    real_sums = store.sums
+    real_result = pg_service.criteria.compute_result.side_effect
 
-    def slow_sums(session, assessment_id):
+    def slow_result(*args):
         time.sleep(1.5)  # the instant passes while this write is under way
-        return real_sums(session, assessment_id)
+        return real_result(*args)
 
-    monkeypatch.setattr(store, "sums", slow_sums)
+    pg_service.criteria.compute_result.side_effect = slow_result
     with pytest.raises(DomainError) as err:
         pg_service.save_entry(aid, "2.1", {"self_score": "2"}, LEADER)
     assert (err.value.code, err.value.status) == ("window_locked", 423)
