@@ -17,9 +17,10 @@ import httpx
 import yaml
 
 from gateway.rpc import RemoteError, RpcClient
-from services.common.contracts import IDENTITY
+from services.common.contracts import CRITERIA, IDENTITY
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "demo"
+CATALOGS = DATA.parent / "catalogs"
 DEMO_PASSWORD = "Demo@2026"
 
 
@@ -50,9 +51,19 @@ async def load(amqp_uri: str) -> dict:
             except RemoteError as exc:
                 if "username_taken" not in str(exc.args_):
                     raise
+        await load_catalogs(rpc)
         return admin
     finally:
         await rpc.close()
+
+
+async def load_catalogs(rpc: RpcClient) -> None:
+    """The shipped criteria sets, once: a second `make run` finds them by name and year."""
+    present = {(c["name"], c["year"]) for c in await rpc.call(CRITERIA, "list_catalogs")}
+    for path in sorted(CATALOGS.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if (data["name"], data["year"]) not in present:
+            await rpc.call(CRITERIA, "create_catalog", data)
 
 
 def main() -> None:

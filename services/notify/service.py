@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from nameko.events import event_handler
 from nameko.rpc import rpc
 from sqlalchemy import select
 
 from services.common.base import ServiceBase
 from services.common.contracts import IDENTITY, NOTIFY, USER_CREATED
+from services.common.events import retrying_event_handler
 from services.common.outbox import claim_event
 from services.notify.domain import account_issued
 from services.notify.models import Notification
@@ -19,8 +19,9 @@ from services.notify.models import Notification
 class Service(ServiceBase):
     name = NOTIFY
 
-    # Requeued on error: an account notice must survive a database hiccup.
-    @event_handler(IDENTITY, USER_CREATED, requeue_on_error=True)
+    # Retried on error: an account notice must survive a database hiccup, and a notice
+    # that keeps failing is parked in a dead-letter queue instead of looping forever.
+    @retrying_event_handler(IDENTITY, USER_CREATED, attempts=8, retry_delay=5.0)
     def on_user_created(self, payload: dict[str, Any]) -> None:
         with self.db.begin():
             if not claim_event(self.db, payload["event_id"], "on_user_created"):
