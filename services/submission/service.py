@@ -175,7 +175,6 @@ class Service(ServiceBase):
         entries = self._entries(found.id)
         nodes = store.nodes(self.db, found.campaign_id)
         campaign = self._campaign(found.campaign_id)
-        self.db.rollback()
         return {
             **self._assessment_out(found),
             **self._result(campaign.catalog_id, entries),
