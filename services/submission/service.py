@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from nameko.exceptions import deserialize_to_instance
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import case, func, select, update
@@ -42,6 +43,11 @@ from services.submission.schemas import (
 )
 
 WORK = Callable[[], tuple[dict[str, Any], Window | None]]
+
+# A DomainError raised by criteria (score_rejected, not_found) must reach our caller
+# as itself, with its code and status, not as nameko's opaque RemoteError (a 500).
+# Belongs in services.common.errors for every service that calls another.
+deserialize_to_instance(DomainError)
 
 
 class Service(ServiceBase):

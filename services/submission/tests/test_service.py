@@ -247,3 +247,13 @@ def test_summary_lists_every_node_with_totals(service, campaign):
     assert (row["score"], row["explanation"]) == ("2", "Chậm 2 báo cáo")
     assert (data["total"], data["max"]) == ("2", "10")
     assert Decimal(data["index"]) == Decimal("20.00")
+
+
+def test_a_domain_error_from_criteria_arrives_as_itself() -> None:
+    from nameko.exceptions import deserialize, serialize
+
+    sent = DomainError("score_rejected", "Điểm không hợp lệ / bad score", 422, {"reason": "x"})
+    got = deserialize(serialize(sent))
+    assert isinstance(got, DomainError)
+    # nameko turns numbers in exception arguments into strings on the way.
+    assert (got.code, int(got.status), got.extra) == ("score_rejected", 422, {"reason": "x"})
