@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 VHOST = "cchc-bench-rush"
-ADMIN_PASSWORD = "Bench-admin-2026!"
-LEADER_PASSWORD = "Bench-leader-2026!"
+ADMIN_PASSWORD = "Rush-Quantri-2026!"
+LEADER_PASSWORD = "Gio-chot-2026!"
 LEAVES = [f"{f}.{i}" for f in (1, 2) for i in range(1, 11)]
 RUSH_SET = {
     "name": "Bộ tiêu chí giờ chót", "year": 2025, "unit_type": "commune",
