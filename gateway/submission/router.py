@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Header, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Path, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from gateway.deps import rpc
@@ -23,6 +23,9 @@ from services.common.contracts import SUBMISSION
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns and assessments"])
 
+# Ids are PostgreSQL integers: a larger number is a 422 here, not a database error.
+Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
+Code = Annotated[str, Path(min_length=1, max_length=30)]
 Rpc = Annotated[RpcClient, Depends(rpc)]
 SignedIn = Annotated[Principal, Depends(authenticated)]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
@@ -61,7 +64,7 @@ async def list_campaigns(
 
 @router.get("/campaigns/{campaign_id}")
 async def get_campaign(
-    campaign_id: int, principal: SignedIn,
+    campaign_id: Id, principal: SignedIn,
     client: Rpc,
 ) -> dict[str, Any]:
     """The campaign, its windows and whether each is open now (by the server's clock)."""
@@ -70,7 +73,7 @@ async def get_campaign(
 
 @router.post("/campaigns/{campaign_id}/windows", status_code=201)
 async def add_window(
-    campaign_id: int, body: NewWindowBody,
+    campaign_id: Id, body: NewWindowBody,
     principal: Admin, client: Rpc,
 ) -> dict[str, Any]:
     """Opens a later round: supplement or appraisal."""
@@ -80,7 +83,7 @@ async def add_window(
 
 @router.get("/campaigns/{campaign_id}/progress")
 async def progress(
-    campaign_id: int, principal: AdminOrViewer,
+    campaign_id: Id, principal: AdminOrViewer,
     client: Rpc,
 ) -> list[dict[str, Any]]:
     """Per unit: criteria done / total, sent or not, last change."""
@@ -89,7 +92,7 @@ async def progress(
 
 @router.get("/campaigns/{campaign_id}/assessments/{unit_code}")
 async def get_assessment(
-    campaign_id: int, unit_code: str, principal: SignedIn,
+    campaign_id: Id, unit_code: str, principal: SignedIn,
     client: Rpc,
 ) -> dict[str, Any]:
     """The unit's assessment with totals, index and every entry (the unit, appraisers, admin)."""
@@ -99,7 +102,7 @@ async def get_assessment(
 
 @router.get("/assessments/{assessment_id}")
 async def get_assessment_by_id(
-    assessment_id: int, principal: SignedIn,
+    assessment_id: Id, principal: SignedIn,
     client: Rpc,
 ) -> dict[str, Any]:
     return await client.call(SUBMISSION, "get_assessment_by_id", assessment_id,
@@ -108,7 +111,7 @@ async def get_assessment_by_id(
 
 @router.put("/assessments/{assessment_id}/assignments")
 async def assign(
-    assessment_id: int, body: dict[str, str | None],
+    assessment_id: Id, body: dict[str, str | None],
     principal: Leader,
     client: Rpc, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
@@ -119,7 +122,7 @@ async def assign(
 
 @router.put("/assessments/{assessment_id}/entries/{code}")
 async def save_entry(
-    assessment_id: int, code: str, body: EntryBody, response: Response,
+    assessment_id: Id, code: Code, body: EntryBody, response: Response,
     principal: UnitMember, client: Rpc,
     if_match: IfMatch = None, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
@@ -133,7 +136,7 @@ async def save_entry(
 
 @router.post("/assessments/{assessment_id}/entries/{code}/complete")
 async def complete_entry(
-    assessment_id: int, code: str, response: Response,
+    assessment_id: Id, code: Code, response: Response,
     principal: UnitMember, client: Rpc,
     if_match: IfMatch = None, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
@@ -146,7 +149,7 @@ async def complete_entry(
 
 @router.post("/assessments/{assessment_id}/submit")
 async def submit(
-    assessment_id: int, signed_summary: Annotated[UploadFile, File()],
+    assessment_id: Id, signed_summary: Annotated[UploadFile, File()],
     proposed_classification: Annotated[str, Form()],
     principal: Leader,
     client: Rpc, idempotency_key: IdempotencyKey = None,
@@ -162,7 +165,7 @@ async def submit(
 
 @router.get("/assessments/{assessment_id}/history")
 async def history(
-    assessment_id: int, principal: SignedIn,
+    assessment_id: Id, principal: SignedIn,
     client: Rpc,
 ) -> list[dict[str, Any]]:
     """Who changed what, when, before and after."""
@@ -179,7 +182,7 @@ def _download(content: bytes, media_type: str, data: dict[str, Any], ext: str) -
 
 @router.get("/assessments/{assessment_id}/summary.pdf", response_class=Response)
 async def summary_pdf(
-    assessment_id: int, principal: SignedIn,
+    assessment_id: Id, principal: SignedIn,
     client: Rpc,
 ) -> Response:
     """The summary table to sign, as PDF."""
@@ -189,7 +192,7 @@ async def summary_pdf(
 
 @router.get("/assessments/{assessment_id}/summary.xlsx", response_class=Response)
 async def summary_xlsx(
-    assessment_id: int, principal: SignedIn,
+    assessment_id: Id, principal: SignedIn,
     client: Rpc,
 ) -> Response:
     """The summary table, as XLSX."""

@@ -23,9 +23,9 @@ class NewWindowBody(WindowBody):
 
 class CampaignBody(BaseModel):
     name: str = Field(examples=["Đánh giá Chỉ số CCHC cấp xã năm 2025"])
-    year: int
-    catalog_id: int
-    unit_codes: list[str]
+    year: int = Field(ge=2000, le=2100)
+    catalog_id: int = Field(ge=1, le=2_147_483_647)
+    unit_codes: list[str] = Field(min_length=1)
     windows: dict[Literal["self_assessment", "appraisal", "supplement"], WindowBody]
 
 

@@ -167,6 +167,7 @@ class Service(ServiceBase):
     @rpc(expected_exceptions=DomainError)
     def get_assessment(self, campaign_id: int, unit_code: str,
                        actor: dict[str, Any]) -> dict[str, Any]:
+        self._campaign(campaign_id)
         found = self.db.scalars(select(Assessment).where(
             Assessment.campaign_id == campaign_id, Assessment.unit_code == unit_code)).first()
         if found is None:
@@ -506,7 +507,7 @@ class Service(ServiceBase):
         return who
 
     def _campaign(self, campaign_id: int) -> Campaign:
-        campaign = self.db.get(Campaign, campaign_id)
+        campaign = self.db.get(Campaign, campaign_id) if store.valid_id(campaign_id) else None
         if campaign is None:
             raise not_found("đợt đánh giá / campaign", str(campaign_id))
         return campaign

@@ -72,7 +72,14 @@ def nodes(session: Session, campaign_id: int) -> dict[str, Node]:
     return cached
 
 
+def valid_id(value: Any) -> bool:
+    """An id PostgreSQL's integer can hold; anything else is simply not found."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+
+
 def assessment(session: Session, assessment_id: int, lock: str | None = None) -> Assessment:
+    if not valid_id(assessment_id):
+        raise not_found("bản đánh giá / assessment", str(assessment_id))
     query = select(Assessment).where(Assessment.id == assessment_id)
     if lock == "share":
         query = query.with_for_update(read=True)

@@ -257,3 +257,9 @@ def test_a_domain_error_from_criteria_arrives_as_itself() -> None:
     assert isinstance(got, DomainError)
     # nameko turns numbers in exception arguments into strings on the way.
     assert (got.code, int(got.status), got.extra) == ("score_rejected", 422, {"reason": "x"})
+
+
+def test_ids_out_of_range_are_not_found(service) -> None:
+    for bad in (2**40, 0, -1, "7", True):
+        assert fail(service.get_assessment_by_id, bad, ADMIN).status == 404
+        assert fail(service.get_campaign, bad).status == 404
