@@ -43,8 +43,9 @@ from services.submission.models import (
     Window,
 )
 
-# A campaign's copy of the criteria tree never changes, so each process keeps it.
-_nodes_cache: dict[int, dict[str, Node]] = {}
+# A campaign's copy of the criteria tree never changes, so each process keeps it,
+# per database (tests run several in one process).
+_nodes_cache: dict[tuple[str, int], dict[str, Node]] = {}
 
 
 def is_postgres(session: Session) -> bool:
@@ -59,7 +60,8 @@ def server_now(session: Session) -> datetime:
 
 
 def nodes(session: Session, campaign_id: int) -> dict[str, Node]:
-    cached = _nodes_cache.get(campaign_id)
+    key = (str(session.get_bind().url), campaign_id)
+    cached = _nodes_cache.get(key)
     if cached is None:
         rows = session.scalars(
             select(Node).where(Node.campaign_id == campaign_id).order_by(Node.position)
@@ -68,7 +70,7 @@ def nodes(session: Session, campaign_id: int) -> dict[str, Node]:
             session.expunge(row)
         cached = {row.code: row for row in rows}
         if cached:
-            _nodes_cache[campaign_id] = cached
+            _nodes_cache[key] = cached
     return cached
 
 
