@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway import errors, ops
+from gateway import errors, ops, policy
 from gateway.config import get_settings
+from gateway.identity.oidc import OpenIdClient
+from gateway.identity.router import router as identity_router
 from gateway.metrics import HttpMetrics
 from gateway.rpc import RpcClient
 
@@ -18,9 +20,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     app.state.rpc = RpcClient(settings.amqp_uri, timeout=settings.rpc_timeout)
     await app.state.rpc.connect()
+    app.state.openid = OpenIdClient(settings)
     try:
         yield
     finally:
+        await app.state.openid.close()
         await app.state.rpc.close()
 
 
@@ -34,6 +38,9 @@ def create_app() -> FastAPI:
     errors.install(app)
     app.add_middleware(HttpMetrics)
     app.include_router(ops.router)
+    app.include_router(identity_router)
+    # Last: it reads every route's dependencies, including the routers above.
+    policy.document_access(app)
     return app
 
 

@@ -6,6 +6,9 @@ from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.config import http_port
+from services.common.contracts import DEFAULT_CLIENT_ID, DEFAULT_REALM, IDENTITY
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CCHC_", extra="ignore")
@@ -14,6 +17,28 @@ class Settings(BaseSettings):
     rpc_timeout: float = 10.0
     # /readyz must answer quickly even when a service is gone.
     readiness_timeout: float = 2.0
+
+    # Sign-in: the same OpenID client code against Keycloak or the identity service's
+    # own provider, which serves Keycloak's paths on its port (local mode).
+    keycloak_url: str | None = None
+    keycloak_realm: str = DEFAULT_REALM
+    keycloak_client_id: str = DEFAULT_CLIENT_ID
+    keycloak_client_secret: str | None = None
+    # When Keycloak is reached on an inner address but signs with its public hostname.
+    keycloak_issuer: str | None = None
+    # A token with an unknown kid refetches the realm's keys, at most this often, so
+    # made-up kids cannot turn the gateway into a flood of requests to the provider.
+    jwks_min_refresh_seconds: float = 5.0
+    # Keys are refetched at least this often even when every kid is known.
+    jwks_max_age_seconds: float = 3600.0
+    # Clock difference tolerated on exp/iat, in seconds.
+    token_leeway_seconds: int = 10
+
+    def provider_url(self) -> str:
+        return (self.keycloak_url or f"http://127.0.0.1:{http_port(IDENTITY)}").rstrip("/")
+
+    def issuer(self) -> str:
+        return self.keycloak_issuer or f"{self.provider_url()}/realms/{self.keycloak_realm}"
 
 
 @lru_cache

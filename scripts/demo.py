@@ -60,6 +60,17 @@ async def load(amqp_uri: str) -> dict:
         await rpc.close()
 
 
+def check_sign_in(base: str, username: str, password: str) -> str:
+    """Signs in through the gateway, as a person would: the real OpenID flow."""
+    response = httpx.post(f"{base}/api/v1/auth/login",
+                          json={"username": username, "password": password}, timeout=30)
+    if response.status_code != 200:
+        return f"sign-in failed ({response.status_code} {response.json().get('code')})"
+    token = response.json()["access_token"]
+    me = httpx.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return f"signed in as {', '.join(me.json()['roles'])}"
+
+
 async def load_catalogs(rpc: RpcClient) -> None:
     """The shipped criteria sets, once: a second `make run` finds them by name and year."""
     present = {(c["name"], c["year"]) for c in await rpc.call(CRITERIA, "list_catalogs")}
@@ -111,8 +122,13 @@ def main() -> None:
         lines.append("  Sign in as admin with CCHC_BOOTSTRAP_ADMIN_PASSWORD")
     else:
         lines.append("  Sign in as admin with the password you set before")
+    lines.append(f"  Demo accounts (password {DEMO_PASSWORD}), each signed in just now:")
+    for user in users:
+        outcome = check_sign_in(base, user["username"], DEMO_PASSWORD)
+        lines.append(f"    {user['username']:<22} {outcome}")
     lines.append(
-        f"  Demo accounts (password {DEMO_PASSWORD}): " + ", ".join(u["username"] for u in users)
+        f"  Sign in: curl -s {base}/api/v1/auth/login -H 'Content-Type: application/json' "
+        f"-d '{{\"username\": \"{users[0]['username']}\", \"password\": \"{DEMO_PASSWORD}\"}}'"
     )
     lines += ["  Ctrl-C stops everything.", "=" * 68, ""]
     print("\n".join(lines), flush=True)

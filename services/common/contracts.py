@@ -32,6 +32,14 @@ SERVICE_PORTS: Final = {
     NOTIFY: 8106,
 }
 
+# --- Identity: roles and the OpenID realm ------------------------------------------
+# Roles a token carries in ``realm_access.roles`` (vai trò).
+ROLES: Final = frozenset({"admin", "unit_leader", "unit_staff", "appraiser", "viewer"})
+# The realm and client the gateway signs in with, the same names in the shipped
+# Keycloak realm (deploy/keycloak/realm-cchc.json) and in the local provider.
+DEFAULT_REALM: Final = "cchc"
+DEFAULT_CLIENT_ID: Final = "cchc-gateway"
+
 # --- RPC -------------------------------------------------------------------------
 # Every service:
 #   health() -> {"service": str, "status": "ok", "database": "ok"}
@@ -40,8 +48,29 @@ SERVICE_PORTS: Final = {
 #   upsert_units(units: list[{code, name, type, parent_code}]) -> {"created": int, "updated": int}
 #   list_units(type: str | None) -> list[{code, name, type, parent_code}]
 #   create_user(user: {username, full_name, email, zalo_phone, roles, unit_code,
-#               department_code}, password: str | None) -> {username, initial_password}
+#               department_code}, password: str | None, actor: actor | None,
+#               ip: str | None) -> {username, initial_password}
+#               (actor is the gateway's Principal.as_actor(): {username, roles, unit_code,
+#               department_code}; usernames are stored in lower case)
 #   ensure_admin(password: str | None) -> {username, password | None, created: bool}
+#   create_users(users: list[user], actor: actor | None, ip: str | None)
+#               -> list[{username, initial_password}]   (all or nothing; 409 lists the taken)
+#   get_user(username) -> {username, full_name, email, zalo_phone, roles, unit_code,
+#                          department_code, must_change_password}
+#   list_users(unit_code: str | None, role: str | None, department_code: str | None)
+#               -> list[same as get_user]   (e.g. a unit's leaders, to notify them)
+#   set_roles(username, roles: list[str], actor: actor | None, ip) -> {username, roles}
+#   sign_in_gate(username) -> None; DomainError 429 account_locked {retry_after} while locked
+#   record_sign_in(username, ok: bool, ip: str | None, reason: str | None)
+#               -> {locked: bool, retry_after: int}
+#   set_password(username, new_password, ip, old_password) -> {username}
+#               (the caller checked the old one with the provider; 422 weak_password)
+#   rotate_signing_key() -> {kid}                             (local provider only)
+#   audit_log(subject: str | None, action: str | None, limit: int) -> list[{at, action,
+#             actor, subject, ip, detail}]
+# The identity service also serves, on its own HTTP port, Keycloak's OpenID paths
+# under /realms/{realm}/ (discovery, token, certs, userinfo) when
+# CCHC_IDENTITY_PROVIDER=local.
 #
 # criteria (decimals travel as strings, e.g. "1.25"):
 #   create_catalog(data: dict) -> {"id": int}          # the API.md YAML/JSON shape; 422

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field, field_validator
 
 from services.identity.domain import unknown_roles
@@ -23,6 +25,12 @@ class UserIn(BaseModel):
     unit_code: str | None = None
     department_code: str | None = None
 
+    @field_validator("username")
+    @classmethod
+    def _lower(cls, username: str) -> str:
+        # Keycloak keeps usernames in lower case; so do we, in both modes.
+        return username.lower()
+
     @field_validator("roles")
     @classmethod
     def _known_roles(cls, roles: list[str]) -> list[str]:
@@ -30,3 +38,25 @@ class UserIn(BaseModel):
         if unknown:
             raise ValueError(f"unknown roles: {', '.join(unknown)}")
         return roles
+
+
+class RolesIn(BaseModel):
+    roles: list[str] = Field(min_length=1)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, roles: list[str]) -> list[str]:
+        unknown = unknown_roles(roles)
+        if unknown:
+            raise ValueError(f"unknown roles: {', '.join(unknown)}")
+        return roles
+
+
+def profile(user: Any) -> dict[str, Any]:
+    """A user as the gateway shows it (never the password hash)."""
+    return {
+        "username": user.username, "full_name": user.full_name, "email": user.email,
+        "zalo_phone": user.zalo_phone, "roles": list(user.roles), "unit_code": user.unit_code,
+        "department_code": user.department_code,
+        "must_change_password": user.must_change_password,
+    }
