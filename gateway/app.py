@@ -13,6 +13,7 @@ from gateway.identity.oidc import OpenIdClient
 from gateway.identity.router import router as identity_router
 from gateway.metrics import HttpMetrics
 from gateway.rpc import RpcClient
+from gateway.submission.router import router as submission_router
 
 
 @asynccontextmanager
@@ -39,6 +40,7 @@ def create_app() -> FastAPI:
     app.add_middleware(HttpMetrics)
     app.include_router(ops.router)
     app.include_router(identity_router)
+    app.include_router(submission_router)
     # Last: it reads every route's dependencies, including the routers above.
     policy.document_access(app)
     return app

@@ -148,7 +148,7 @@ def test_scope_other_unit_and_unassigned_are_403(http, unit, campaign, make_user
                      http.get(f"/api/v1/campaigns/{c['id']}/assessments/{mine}",
                               headers=stranger),
                      http.get(f"/api/v1/assessments/{aid}/history", headers=stranger)):
-        assert (response.status_code, response.json()["code"]) == (403, "not_your_unit")
+        assert (response.status_code, response.json()["code"]) == (403, "forbidden_unit")
     assert put(http, aid, "1.1", {"option": 0}, viewer).status_code == 403
     assert http.put(f"/api/v1/assessments/{aid}/assignments", headers=staff,
                     json={"2": staff_name}).status_code == 403

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Path, Response, Uplo
 from starlette.concurrency import run_in_threadpool
 
 from gateway.deps import rpc
-from gateway.policy import Principal, authenticated, require_roles
+from gateway.policy import Principal, authenticated, ensure_unit_scope, require_roles
 from gateway.rpc import RpcClient
 from gateway.submission.schemas import CampaignBody, EntryBody, NewWindowBody
 from gateway.submission.summary import render_pdf, render_xlsx
@@ -96,6 +96,7 @@ async def get_assessment(
     client: Rpc,
 ) -> dict[str, Any]:
     """The unit's assessment with totals, index and every entry (the unit, appraisers, admin)."""
+    ensure_unit_scope(principal, unit_code, across_units=("admin", "appraiser"))
     return await client.call(SUBMISSION, "get_assessment", campaign_id, unit_code,
                              principal.as_actor())
 

@@ -90,7 +90,7 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 # department_code}; times ISO 8601 in Asia/Ho_Chi_Minh; decimals as strings; every
 # write is refused with 423 "window_locked" / "window_not_open" outside its window,
 # judged by the database's clock inside the write's transaction, 423
-# "assessment_submitted" once sent, 403 "not_your_unit" / "not_assigned" / "leader_only"):
+# "assessment_submitted" once sent, 403 "forbidden_unit" / "not_assigned" / "leader_only"):
 #   create_campaign(data: {name, year, catalog_id, unit_codes, windows: {kind: {opens_at,
 #       locks_at}}}, actor) -> {"id": int}                    # admin; 422 unknown_units
 #   list_campaigns() -> list[{id, name, year, catalog_id}]

@@ -167,7 +167,7 @@ def check_leader(actor: Mapping[str, Any], unit_code: str) -> None:
 
 def not_your_unit(unit_code: str) -> DomainError:
     return DomainError(
-        "not_your_unit",
+        "forbidden_unit",
         f"Bạn không thuộc đơn vị {unit_code} / you are not part of unit {unit_code}",
         403,
     )

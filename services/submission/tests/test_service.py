@@ -73,7 +73,7 @@ def test_assigning_a_field_assigns_its_leaves_and_staff_write_only_theirs(servic
     assert fail(service.save_entry, c["X1"], "2.1", {"self_score": "1"}, STAFF).code == \
         "not_assigned"
     assert fail(service.save_entry, c["X2"], "1.1", {"option": 0}, STAFF).code == \
-        "not_your_unit"
+        "forbidden_unit"
     assert fail(service.assign, c["X1"], {"2": "can.bo"}, STAFF).code == "leader_only"
     assert fail(service.get_assessment_by_id, c["X1"], OTHER).status == 403
     # A deeper code wins over its field, whatever order they come in.
