@@ -108,3 +108,19 @@ def test_the_whole_flow_runs_on_postgresql(pg_service, pg_session, criteria):
     progress = pg_service.progress(pg_service.get_assessment_by_id(aid, ADMIN)["campaign_id"])
     assert (progress[0]["done"], progress[0]["total"]) == (1, 4)
     assert pg_service.get_assessment_by_id(aid, LEADER)["total"] == "0.75"
+
+
+def test_two_racing_requests_with_one_key_apply_once(pg_service, pg_session, criteria, pg_url):
+    aid = _campaign(pg_service, criteria, pg_session, locks=3600)
+    for other in migrated_session("submission", pg_url):
+        twin = make_service(other, criteria)
+        body = {"self_score": "1.5", "explanation": "gửi hai lần"}
+        first = eventlet.spawn(pg_service.save_entry, aid, "2.1", body, LEADER,
+                               idempotency_key="same")
+        second = eventlet.spawn(twin.save_entry, aid, "2.1", body, LEADER,
+                                idempotency_key="same")
+        answers = [first.wait(), second.wait()]
+        assert answers[0] == answers[1] and answers[0]["version"] == 2
+        entry = other.scalars(select(Entry).where(Entry.code == "2.1")).one()
+        assert entry.version == 2
+        assert len(other.scalars(select(Change)).all()) == 1
