@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from nameko.exceptions import deserialize_to_instance
@@ -458,13 +459,20 @@ class Service(ServiceBase):
         domain.check_read(who.model_dump(), found.unit_code)
         campaign = self._campaign(found.campaign_id)
         entries = {e.code: e for e in self._entries(found.id)}
+        nodes = store.nodes(self.db, found.campaign_id)
+        parents = {c: n.parent_code for c, n in nodes.items()}
         rows = []
-        for node in store.nodes(self.db, found.campaign_id).values():
+        for node in nodes.values():
             entry = entries.get(node.code)
+            if entry is None:
+                # A field's line shows what its applicable criteria add up to.
+                under = [entries[c] for c in domain.leaves_under(parents, entries, node.code)]
+                score = sum((e.score for e in under if e.score is not None
+                             and not e.not_applicable), Decimal(0))
             rows.append({
                 "code": node.code, "title": node.title, "depth": node.depth,
                 "max": decimal_text(node.max), "is_leaf": node.is_leaf,
-                "score": decimal_text(entry.score) if entry else None,
+                "score": decimal_text(entry.score if entry else score),
                 "not_applicable": entry.not_applicable if entry else False,
                 "explanation": entry.explanation if entry else "",
                 "evidence": [e["name"] for e in entry.evidence] if entry else [],

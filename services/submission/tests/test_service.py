@@ -243,6 +243,7 @@ def test_summary_lists_every_node_with_totals(service, campaign):
     service.save_entry(c["X1"], "2.2", {"count": 2, "explanation": "Chậm 2 báo cáo"}, LEADER)
     data = service.summary(c["X1"], LEADER)
     assert [r["code"] for r in data["rows"]] == ["1", "1.1", "1.2", "2", "2.1", "2.2"]
+    assert [r["score"] for r in data["rows"] if not r["is_leaf"]] == ["0", "2"]
     row = data["rows"][-1]
     assert (row["score"], row["explanation"]) == ("2", "Chậm 2 báo cáo")
     assert (data["total"], data["max"]) == ("2", "10")
