@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway import errors, ops, policy
+from gateway import criteria, errors, ops, policy
 from gateway.config import get_settings
 from gateway.identity.oidc import OpenIdClient
 from gateway.identity.router import router as identity_router
@@ -40,6 +40,7 @@ def create_app() -> FastAPI:
     app.add_middleware(HttpMetrics)
     app.include_router(ops.router)
     app.include_router(identity_router)
+    app.include_router(criteria.router)
     app.include_router(submission_router)
     # Last: it reads every route's dependencies, including the routers above.
     policy.document_access(app)
