@@ -172,7 +172,7 @@ def wait_http(url: str, seconds: float = 30) -> None:
 def prepare(base_url: str, amqp: str) -> tuple[dict[str, str], int]:
     """An admin, a unit, its leader, the set and a campaign open for an hour."""
     from gateway.rpc import RpcClient
-    from services.common.contracts import CRITERIA, IDENTITY
+    from services.common.contracts import IDENTITY
 
     async def rpc(service: str, method: str, *args: Any) -> Any:
         client = RpcClient(amqp)
@@ -183,7 +183,6 @@ def prepare(base_url: str, amqp: str) -> tuple[dict[str, str], int]:
             await client.close()
 
     asyncio.run(rpc(IDENTITY, "ensure_admin", ADMIN_PASSWORD))
-    catalog_id = asyncio.run(rpc(CRITERIA, "create_catalog", RUSH_SET))["id"]
     http = httpx.Client(base_url=base_url, timeout=30)
 
     def login(username: str, password: str) -> dict[str, str]:
@@ -193,6 +192,9 @@ def prepare(base_url: str, amqp: str) -> tuple[dict[str, str], int]:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     admin = login("admin", ADMIN_PASSWORD)
+    catalog = http.post("/api/v1/catalogs", headers=admin, json=RUSH_SET)
+    catalog.raise_for_status()
+    catalog_id = catalog.json()["id"]
     unit = f"X-RUSH-{uuid.uuid4().hex[:6]}"
     http.post("/api/v1/units", headers=admin,
               json=[{"code": unit, "name": "UBND xã Giờ Chót", "type": "commune"}]

@@ -1,8 +1,7 @@
 """Campaigns, self-assessment and the lock, over HTTP into the real system.
 
-Criteria sets and the evidence service's calls are made over RPC, as those services
-would (their own routes are theirs to test); everything under test goes through the
-gateway.
+The evidence service's calls (attach_evidence) are made over RPC, as that service
+will make them; everything else goes through the gateway.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from gateway.rpc import RpcClient
-from services.common.contracts import CRITERIA, SUBMISSION
+from services.common.contracts import SUBMISSION
 from tests.system import AMQP, DB_PREFIX, PG, System
 
 SMALL = {
@@ -87,7 +86,9 @@ def unit(http: httpx.Client, admin_headers: dict[str, str]) -> Callable[[], str]
 def campaign(http: httpx.Client, admin_headers: dict[str, str]) -> Callable[..., dict[str, Any]]:
     def create(units: list[str], catalog: dict[str, Any] = SMALL,
                locks_in: float = 3600.0) -> dict[str, Any]:
-        catalog_id = rpc_call(CRITERIA, "create_catalog", catalog)["id"]
+        created = http.post("/api/v1/catalogs", headers=admin_headers, json=catalog)
+        assert created.status_code == 201, created.text
+        catalog_id = created.json()["id"]
         now = datetime.now(UTC)
         body = {"name": "Đánh giá CCHC 2025", "year": 2025, "catalog_id": catalog_id,
                 "unit_codes": units,
