@@ -13,6 +13,7 @@ from gateway.identity.oidc import OpenIdClient
 from gateway.identity.router import router as identity_router
 from gateway.metrics import HttpMetrics
 from gateway.rpc import RpcClient
+from gateway.submission.router import router as submission_router
 
 
 @asynccontextmanager
@@ -40,6 +41,7 @@ def create_app() -> FastAPI:
     app.include_router(ops.router)
     app.include_router(identity_router)
     app.include_router(criteria.router)
+    app.include_router(submission_router)
     # Reads the routes when the document is first asked for: routers included later count.
     policy.document_access(app)
     return app
