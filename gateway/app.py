@@ -7,13 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway import errors, ops, policy
+from gateway import criteria, errors, ops, policy
 from gateway.config import get_settings
 from gateway.evidence.router import router as evidence_router
 from gateway.identity.oidc import OpenIdClient
 from gateway.identity.router import router as identity_router
 from gateway.metrics import HttpMetrics
 from gateway.rpc import RpcClient
+from gateway.submission.router import router as submission_router
 
 
 @asynccontextmanager
@@ -40,8 +41,10 @@ def create_app() -> FastAPI:
     app.add_middleware(HttpMetrics)
     app.include_router(ops.router)
     app.include_router(identity_router)
+    app.include_router(criteria.router)
+    app.include_router(submission_router)
     app.include_router(evidence_router)
-    # Last: it reads every route's dependencies, including the routers above.
+    # Reads the routes when the document is first asked for: routers included later count.
     policy.document_access(app)
     return app
 

@@ -42,6 +42,12 @@ if [[ ! -f $stamp ]]; then
     touch "$stamp"
 fi
 
+# --- Fonts for Vietnamese PDFs (the summary to sign) ----------------------------
+if [[ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]]; then
+    log "installing the DejaVu fonts"
+    apt_install fonts-dejavu-core
+fi
+
 # --- RabbitMQ ------------------------------------------------------------------
 rabbit_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
 if ! rabbit_up; then

@@ -11,13 +11,15 @@ import os
 import signal
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import yaml
 
 from gateway.rpc import RemoteError, RpcClient
-from services.common.contracts import CRITERIA, IDENTITY
+from services.common.contracts import CRITERIA, IDENTITY, SUBMISSION
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "demo"
 CATALOGS = DATA.parent / "catalogs"
@@ -52,6 +54,7 @@ async def load(amqp_uri: str) -> dict:
                 if "username_taken" not in str(exc.args_):
                     raise
         await load_catalogs(rpc)
+        await load_campaign(rpc, units)
         return admin
     finally:
         await rpc.close()
@@ -75,6 +78,28 @@ async def load_catalogs(rpc: RpcClient) -> None:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         if (data["name"], data["year"]) not in present:
             await rpc.call(CRITERIA, "create_catalog", data)
+
+
+DEMO_CAMPAIGN = "Tự đánh giá Chỉ số CCHC cấp xã (demo)"
+
+
+async def load_campaign(rpc: RpcClient, units: list[dict]) -> None:
+    """A campaign of the communes on the commune set, open until 17:00 in two weeks."""
+    if any(c["name"] == DEMO_CAMPAIGN for c in await rpc.call(SUBMISSION, "list_campaigns")):
+        return
+    catalog = next((c for c in await rpc.call(CRITERIA, "list_catalogs")
+                    if c["unit_type"] == "commune"), None)
+    if catalog is None:
+        return
+    vn = ZoneInfo("Asia/Ho_Chi_Minh")
+    today = datetime.now(vn).replace(hour=8, minute=0, second=0, microsecond=0)
+    locks = (today + timedelta(days=14)).replace(hour=17)
+    await rpc.call(SUBMISSION, "create_campaign", {
+        "name": DEMO_CAMPAIGN, "year": catalog["year"], "catalog_id": catalog["id"],
+        "unit_codes": [u["code"] for u in units if u["type"] == "commune"],
+        "windows": {"self_assessment": {"opens_at": (today - timedelta(days=1)).isoformat(),
+                                        "locks_at": locks.isoformat()}},
+    }, {"username": "admin", "roles": ["admin"], "unit_code": None})
 
 
 def main() -> None:

@@ -29,9 +29,11 @@ os.environ["CCHC_EVIDENCE_MAX_BYTES"] = str(EVIDENCE_MAX_BYTES)
 @pytest.fixture(scope="session")
 def system(tmp_path_factory) -> Iterator[System]:
     # Tests rotate keys right after probing made-up kids; the gateway may refetch the
-    # realm's keys after a second instead of five.
+    # realm's keys after a second instead of five. Tokens outlive the longest test run.
     system = System(tmp_path_factory.mktemp("system"),
-                    extra_env={"CCHC_JWKS_MIN_REFRESH_SECONDS": "1"})
+                    extra_env={"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
+                               "CCHC_ACCESS_TOKEN_SECONDS": "3600",
+                               "CCHC_REFRESH_TOKEN_SECONDS": "7200"})
     try:
         system.start()
         asyncio.run(_ensure_admin())

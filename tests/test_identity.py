@@ -206,6 +206,14 @@ def test_every_route_declares_its_access_and_refuses_anonymous_callers(
     assert public == {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/refresh")}
 
 
+def _problem_body(response: httpx.Response) -> object:
+    """The JSON body, if any: some routes answer files (XLSX, PDF)."""
+    if response.headers.get("content-type", "").startswith(("application/json",
+                                                             "application/problem+json")):
+        return response.json()
+    return None
+
+
 def test_role_matrix_every_route_every_role(
     http: httpx.Client, make_user: MakeUser, login: Login
 ) -> None:
@@ -218,7 +226,7 @@ def test_role_matrix_every_route_every_role(
             for role, headers in tokens.items():
                 response = http.request(method, _fill(path), headers=headers)
                 assert response.status_code not in (401, 500), (role, method, path)
-                body = response.json() if response.content else None
+                body = _problem_body(response)
                 assert not (isinstance(body, dict) and body.get("code") in {
                     "forbidden_role", "password_change_required"}), (role, method, path)
             continue
@@ -226,7 +234,7 @@ def test_role_matrix_every_route_every_role(
             continue
         for role, headers in tokens.items():
             response = http.request(method, _fill(path), headers=headers)
-            body = response.json() if response.content else None
+            body = _problem_body(response)
             code = body.get("code") if isinstance(body, dict) else None
             if role in access["roles"]:
                 assert code != "forbidden_role", (role, method, path)

@@ -2,6 +2,7 @@
 
 import socket
 
+import eventlet
 import requests
 from nameko.standalone.rpc import ServiceRpcProxy
 from prometheus_client import REGISTRY
@@ -41,6 +42,11 @@ def test_health_answers_over_the_broker_and_is_counted(
     before = calls("health", "rpc")
     with ServiceRpcProxy("notify", config) as proxy:
         assert proxy.health() == {"service": "notify", "status": "ok", "database": "ok"}
+    # nameko sends the reply before it runs the workers' result hooks: wait for the count.
+    for _ in range(100):
+        if calls("health", "rpc") == before + 1:
+            break
+        eventlet.sleep(0.02)
     assert calls("health", "rpc") == before + 1
     assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["status"] == "ok"
     body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text

@@ -1,0 +1,277 @@
+"""The deadline rush: N clients saving entries as fast as they can, for a fixed time.
+
+Two runs, one after the other on the same PostgreSQL database and the same rows,
+printed side by side:
+
+- system: through the gateway (token check, RPC to submission, the score from the
+  criteria service over RPC, the lock and version checks, history, outbox), the path a
+  civil servant's browser takes;
+- baseline: one FastAPI process that writes the same rows directly (the window row FOR
+  SHARE and the clock check, the entry FOR UPDATE, the update, the history row), with no
+  gateway, bus, token or scoring call: what the bare database work costs.
+
+It starts the whole system itself (tests/system.py: every service and the gateway, on a
+fresh database per service and the broker vhost ``cchc-bench-rush``), prints saves/s,
+p50/p99 latency and errors of each run, stops everything, and takes about
+``2 * seconds + 30`` seconds.
+
+    .venv/bin/python bench/deadline_rush.py [--clients 20] [--seconds 8] [--slot 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+VHOST = "cchc-bench-rush"
+ADMIN_PASSWORD = "Rush-Quantri-2026!"
+LEADER_PASSWORD = "Gio-chot-2026!"
+LEAVES = [f"{f}.{i}" for f in (1, 2) for i in range(1, 11)]
+RUSH_SET = {
+    "name": "Bộ tiêu chí giờ chót", "year": 2025, "unit_type": "commune",
+    "bands": [{"min": 0, "label": "Yếu"}],
+    "nodes": [{"code": str(f), "title": f"Lĩnh vực {f}", "max": 10, "children": [
+        {"code": f"{f}.{i}", "title": f"Tiêu chí {f}.{i}", "max": 1,
+         "rule": {"kind": "range", "step": 0.25}, "evidence": "none"}
+        for i in range(1, 11)]} for f in (1, 2)],
+}
+
+
+@dataclass
+class Run:
+    name: str
+    seconds: float
+    latencies: list[float]
+    errors: dict[str, int]
+
+    def line(self) -> str:
+        ok = len(self.latencies)
+        lat = sorted(self.latencies) or [0.0]
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        errors = sum(self.errors.values())
+        detail = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items()))
+        return (f"{self.name:<9} {ok / self.seconds:>9.1f} {statistics.median(lat) * 1000:>9.1f}"
+                f" {p99 * 1000:>9.1f} {errors:>7}  {detail}")
+
+
+async def rush(name: str, base_url: str, path: str, headers: dict[str, str], clients: int,
+               seconds: float) -> Run:
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    stop = time.monotonic() + seconds
+
+    async def client(n: int, http: httpx.AsyncClient) -> None:
+        seq = 0
+        code = LEAVES[n % len(LEAVES)]
+        while time.monotonic() < stop:
+            seq += 1
+            body = {"self_score": str((seq % 4 + 1) / 4), "explanation": f"{name} {n} {seq}"}
+            started = time.perf_counter()
+            try:
+                response = await http.put(path.format(code=code), json=body)
+                status = str(response.status_code)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            if status == "200":
+                latencies.append(time.perf_counter() - started)
+            else:
+                errors[status] = errors.get(status, 0) + 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30,
+                                 limits=limits) as http:
+        began = time.monotonic()
+        await asyncio.gather(*(client(n, http) for n in range(clients)))
+        elapsed = time.monotonic() - began
+    return Run(name, elapsed, latencies, errors)
+
+
+# --- The baseline: one FastAPI process writing the same rows directly ----------------
+
+
+def baseline_app(database_url: str) -> Any:
+    from fastapi import FastAPI, HTTPException
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url, pool_size=20, max_overflow=0)
+    app = FastAPI()
+
+    @app.put("/entries/{assessment_id}/{code}")
+    def save(assessment_id: int, code: str, body: dict[str, Any]) -> dict[str, Any]:
+        with engine.begin() as conn:
+            window = conn.execute(text(
+                "SELECT w.locks_at, w.opens_at, clock_timestamp() AS now FROM windows w "
+                "JOIN assessments a ON a.campaign_id = w.campaign_id "
+                "WHERE a.id = :aid AND w.kind = 'self_assessment' FOR SHARE OF w"),
+                {"aid": assessment_id}).one()
+            if not window.opens_at <= window.now < window.locks_at:
+                raise HTTPException(423, "window_locked")
+            entry = conn.execute(text(
+                "SELECT id, version, score FROM entries WHERE assessment_id = :aid "
+                "AND code = :code FOR UPDATE"), {"aid": assessment_id, "code": code}).one()
+            conn.execute(text(
+                "UPDATE entries SET score = :score, explanation = :note, version = version + 1,"
+                " updated_at = clock_timestamp() WHERE id = :id"),
+                {"score": body["self_score"], "note": body["explanation"], "id": entry.id})
+            conn.execute(text(
+                "INSERT INTO changes (assessment_id, code, action, actor, at, before, after) "
+                "VALUES (:aid, :code, 'save', 'baseline', clock_timestamp(), "
+                "CAST(:before AS JSON), CAST(:after AS JSON))"),
+                {"aid": assessment_id, "code": code,
+                 "before": f'{{"score": "{entry.score}"}}',
+                 "after": f'{{"score": "{body["self_score"]}"}}'})
+        return {"version": entry.version + 1}
+
+    return app
+
+
+def serve_baseline(port: int, database_url: str) -> None:
+    import uvicorn
+
+    uvicorn.run(baseline_app(database_url), host="127.0.0.1", port=port, log_level="warning")
+
+
+# --- Setting the system up -------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+def prepare(base_url: str, amqp: str) -> tuple[dict[str, str], int]:
+    """An admin, a unit, its leader, the set and a campaign open for an hour."""
+    from gateway.rpc import RpcClient
+    from services.common.contracts import IDENTITY
+
+    async def rpc(service: str, method: str, *args: Any) -> Any:
+        client = RpcClient(amqp)
+        await client.connect()
+        try:
+            return await client.call(service, method, *args)
+        finally:
+            await client.close()
+
+    asyncio.run(rpc(IDENTITY, "ensure_admin", ADMIN_PASSWORD))
+    http = httpx.Client(base_url=base_url, timeout=30)
+
+    def login(username: str, password: str) -> dict[str, str]:
+        response = http.post("/api/v1/auth/login",
+                             json={"username": username, "password": password})
+        response.raise_for_status()
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    admin = login("admin", ADMIN_PASSWORD)
+    catalog = http.post("/api/v1/catalogs", headers=admin, json=RUSH_SET)
+    catalog.raise_for_status()
+    catalog_id = catalog.json()["id"]
+    unit = f"X-RUSH-{uuid.uuid4().hex[:6]}"
+    http.post("/api/v1/units", headers=admin,
+              json=[{"code": unit, "name": "UBND xã Giờ Chót", "type": "commune"}]
+              ).raise_for_status()
+    leader = f"leader.{uuid.uuid4().hex[:6]}"
+    created = http.post("/api/v1/users", headers=admin, json={
+        "username": leader, "full_name": "Lãnh đạo xã", "roles": ["unit_leader"],
+        "unit_code": unit})
+    created.raise_for_status()
+    first = login(leader, created.json()["initial_password"])
+    http.post("/api/v1/auth/password", headers=first,
+              json={"old_password": created.json()["initial_password"],
+                    "new_password": LEADER_PASSWORD}).raise_for_status()
+    headers = login(leader, LEADER_PASSWORD)
+    now = datetime.now(UTC)
+    campaign = http.post("/api/v1/campaigns", headers=admin, json={
+        "name": "Giờ chót", "year": 2025, "catalog_id": catalog_id, "unit_codes": [unit],
+        "windows": {"self_assessment": {"opens_at": (now - timedelta(hours=1)).isoformat(),
+                                        "locks_at": (now + timedelta(hours=1)).isoformat()}}})
+    campaign.raise_for_status()
+    got = http.get(f"/api/v1/campaigns/{campaign.json()['id']}", headers=admin).json()
+    return headers, got["units"][0]["assessment_id"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--slot", type=int, default=9, help="ports and databases of tests/system")
+    parser.add_argument("--serve-baseline", nargs=2, metavar=("PORT", "DATABASE_URL"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_baseline:
+        serve_baseline(int(args.serve_baseline[0]), args.serve_baseline[1])
+        return
+    args.seconds = min(args.seconds, 60.0)  # bounded: the machine is shared
+
+    amqp = os.environ.get("CCHC_BENCH_AMQP_URI", f"amqp://guest:guest@127.0.0.1:5672/{VHOST}")
+    if "CCHC_BENCH_AMQP_URI" not in os.environ and shutil.which("rabbitmqctl"):
+        subprocess.run(["rabbitmqctl", "-q", "add_vhost", VHOST], capture_output=True)
+        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", VHOST, "guest",
+                        ".*", ".*", ".*"], capture_output=True)
+    os.environ["CCHC_TEST_SLOT"] = str(args.slot)
+    os.environ["CCHC_TEST_AMQP_URI"] = amqp
+    from tests.system import DB_PREFIX, PG, System
+
+    system = System(Path(tempfile.mkdtemp(prefix="cchc-rush-")))
+    baseline: subprocess.Popen | None = None
+    try:
+        print(f"starting the system (slot {args.slot}) ...", flush=True)
+        system.start()
+        headers, aid = prepare(system.base_url, amqp)
+        print(f"{args.clients} clients, {args.seconds:.0f} s each run, "
+              f"{len(LEAVES)} entries of one unit\n", flush=True)
+        through = asyncio.run(rush("system", system.base_url,
+                                   f"/api/v1/assessments/{aid}/entries/{{code}}", headers,
+                                   args.clients, args.seconds))
+        port = free_port()
+        baseline = subprocess.Popen(
+            [sys.executable, __file__, "--serve-baseline", str(port),
+             f"{PG}/{DB_PREFIX}submission"], cwd=ROOT)
+        wait_http(f"http://127.0.0.1:{port}/docs")
+        direct = asyncio.run(rush("baseline", f"http://127.0.0.1:{port}",
+                                  f"/entries/{aid}/{{code}}", {}, args.clients, args.seconds))
+        print(f"{'':<9} {'saves/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}")
+        print(through.line())
+        print(direct.line())
+        if direct.latencies and through.latencies:
+            ratio = (len(through.latencies) / through.seconds) / (
+                len(direct.latencies) / direct.seconds)
+            print(f"\nsystem / baseline throughput: {ratio:.2f}")
+    finally:
+        if baseline is not None:
+            baseline.terminate()
+            baseline.wait(10)
+        system.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Reading and locking the submission service's rows, and the lock instant itself.
+
+The lock (khóa sổ) is enforced here, inside the writing transaction, by the
+database server's clock. How a write and the instant are ordered:
+
+1. A write first takes its window's row ``FOR SHARE`` and reads the server clock
+   (``clock_timestamp()``, the wall clock now, not ``now()``, which is frozen at the
+   start of the transaction): a write arriving after the instant fails at once.
+2. It then makes its changes and flushes them, and only then reads the clock again
+   (``assert_still_open``); if the instant passed meanwhile it rolls everything back
+   and answers 423. The decision is the last statement before ``COMMIT``, so what is
+   left between the decision and the commit is one round trip, with no work of ours.
+3. The timer that announces the lock takes the same row ``FOR UPDATE``, which waits
+   for every writer still holding its share lock. So ``window_locked`` is published
+   only after every write accepted before the instant is committed and visible: a
+   consumer that reads after the event sees the final state, and nothing accepted
+   can appear later.
+
+A commit that straddles the instant is therefore decided by its last clock read,
+taken after all its work: no grace period, and no browser clock anywhere.
+SQLite (local runs) has no row locks: it serialises writers, and the clock is the
+process's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.common.errors import DomainError, not_found
+from services.submission import domain
+from services.submission.models import (
+    Assessment,
+    Change,
+    Entry,
+    IdempotentResponse,
+    Node,
+    Window,
+)
+
+# A campaign's copy of the criteria tree never changes, so each process keeps it,
+# per database (tests run several in one process).
+_nodes_cache: dict[tuple[str, int], dict[str, Node]] = {}
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def server_now(session: Session) -> datetime:
+    """The database server's clock: the lock is judged by it, never by a client's."""
+    if is_postgres(session):
+        return session.scalar(text("SELECT clock_timestamp()"))
+    return datetime.now(UTC)
+
+
+def nodes(session: Session, campaign_id: int) -> dict[str, Node]:
+    key = (str(session.get_bind().url), campaign_id)
+    cached = _nodes_cache.get(key)
+    if cached is None:
+        rows = session.scalars(
+            select(Node).where(Node.campaign_id == campaign_id).order_by(Node.position)
+        ).all()
+        for row in rows:
+            session.expunge(row)
+        cached = {row.code: row for row in rows}
+        if cached:
+            _nodes_cache[key] = cached
+    return cached
+
+
+def valid_id(value: Any) -> bool:
+    """An id PostgreSQL's integer can hold; anything else is simply not found."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+
+
+def assessment(session: Session, assessment_id: int, lock: str | None = None) -> Assessment:
+    if not valid_id(assessment_id):
+        raise not_found("bản đánh giá / assessment", str(assessment_id))
+    query = select(Assessment).where(Assessment.id == assessment_id)
+    if lock == "share":
+        query = query.with_for_update(read=True)
+    elif lock == "update":
+        query = query.with_for_update()
+    found = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    if found is None:
+        raise not_found("bản đánh giá / assessment", str(assessment_id))
+    return found
+
+
+def entry(session: Session, assessment_id: int, code: str, lock: bool = False) -> Entry:
+    query = select(Entry).where(Entry.assessment_id == assessment_id, Entry.code == code)
+    if lock:
+        query = query.with_for_update()
+    found = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    if found is None:
+        raise not_found("tiêu chí / criterion", code)
+    return found
+
+
+def window_for(status: str) -> str:
+    """Which window a unit's write falls in: round 1, or the supplement round."""
+    return domain.SUPPLEMENT if status == "returned" else domain.SELF_ASSESSMENT
+
+
+def open_window(session: Session, campaign_id: int, kind: str) -> Window:
+    """Takes the window's row FOR SHARE and refuses the write unless it is open now."""
+    query = (
+        select(Window)
+        .where(Window.campaign_id == campaign_id, Window.kind == kind)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+    window = session.scalars(query).one_or_none()
+    if window is None:
+        raise DomainError(
+            "window_not_open",
+            "Chưa có thời hạn cập nhật cho vòng này / no window is set for this round",
+            423,
+            {"window": kind},
+        )
+    assert_still_open(session, window)
+    return window
+
+
+def assert_still_open(session: Session, window: Window) -> datetime:
+    """Reads the server clock; raises 423 unless the window is open at this instant."""
+    now = server_now(session)
+    if domain.window_state(window.opens_at, window.locks_at, now) != "open":
+        raise domain.window_closed(window.kind, window.opens_at, window.locks_at, now)
+    return now
+
+
+def unit_may_write(found: Assessment) -> None:
+    if found.status == "submitted":
+        raise DomainError(
+            "assessment_submitted",
+            "Đơn vị đã gửi báo cáo; không thể thay đổi cho đến khi được trả lại / "
+            "the assessment was sent; nothing can change until it is returned",
+            423,
+        )
+
+
+def record_change(
+    session: Session, assessment_id: int, code: str | None, action: str, actor: str,
+    at: datetime, before: dict[str, Any] | None, after: dict[str, Any] | None,
+) -> None:
+    session.add(Change(assessment_id=assessment_id, code=code, action=action, actor=actor,
+                       at=at, before=before, after=after))
+
+
+def idempotent(
+    session: Session, actor: str, key: str | None, fingerprint: str,
+    work: Callable[[], tuple[dict[str, Any], Window | None]],
+) -> dict[str, Any]:
+    """Runs ``work`` in one transaction, or replays the answer a key already got.
+
+    ``work`` returns its answer and the window its write falls in; after everything
+    is flushed, that window is checked once more as the last statement before
+    COMMIT (see the module's docstring).
+
+    The answer is stored in the same transaction as the write, so it exists exactly
+    when the write committed. Two requests racing with one key: the second insert
+    breaks the primary key, its whole transaction rolls back, and it replays the first.
+    """
+    if key is not None:
+        replay = _replay(session, actor, key, fingerprint)
+        if replay is not None:
+            return replay
+    try:
+        result, window = work()
+        if key is not None:
+            session.add(IdempotentResponse(actor=actor, key=key, fingerprint=fingerprint,
+                                           response=result, created_at=datetime.now(UTC)))
+        session.flush()
+        if window is not None:
+            assert_still_open(session, window)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        replay = _replay(session, actor, key, fingerprint) if key is not None else None
+        if replay is None:
+            raise
+        return replay
+    except BaseException:
+        session.rollback()
+        raise
+    return result
+
+
+def _replay(session: Session, actor: str, key: str, fingerprint: str) -> dict[str, Any] | None:
+    stored = session.get(IdempotentResponse, (actor, key), populate_existing=True)
+    session.rollback()
+    if stored is None:
+        return None
+    if stored.fingerprint != fingerprint:
+        raise DomainError(
+            "idempotency_key_reused",
+            "Khóa Idempotency-Key đã dùng cho một yêu cầu khác / "
+            "this Idempotency-Key was used for another request",
+            422,
+        )
+    return stored.response

@@ -1,0 +1,126 @@
+"""The lock on PostgreSQL: the database's clock, read as the last thing before COMMIT."""
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import eventlet
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from services.common.errors import DomainError
+from services.common.outbox import outbox
+from services.conftest import migrated_session
+from services.submission import store
+from services.submission.models import Change, Entry
+from services.submission.service import Service
+from services.submission.tests.conftest import ADMIN, LEADER, STAFF, make_service
+
+
+@pytest.fixture
+def pg_session(pg_url: str) -> Iterator[Session]:
+    yield from migrated_session("submission", pg_url)
+
+
+@pytest.fixture
+def pg_service(pg_session: Session, criteria) -> Service:
+    return make_service(pg_session, criteria)
+
+
+def _window(session: Session, opens: float, locks: float) -> dict[str, str]:
+    now = session.scalar(text("SELECT clock_timestamp()"))
+    session.rollback()
+    return {"opens_at": (now + timedelta(seconds=opens)).isoformat(),
+            "locks_at": (now + timedelta(seconds=locks)).isoformat()}
+
+
+def _campaign(service: Service, criteria, session: Session, locks: float) -> int:
+    from services.submission.tests.conftest import SET
+
+    catalog_id = criteria.create_catalog(SET)["id"]
+    cid = service.create_campaign(
+        {"name": "Đợt thử", "year": 2025, "catalog_id": catalog_id, "unit_codes": ["X1"],
+         "windows": {"self_assessment": _window(session, -3600, locks)}}, ADMIN)["id"]
+    return service.get_campaign(cid)["units"][0]["assessment_id"]
+
+
+def test_a_write_that_passes_the_instant_before_commit_is_rolled_back(
+    pg_service, pg_session, criteria
+):
+    aid = _campaign(pg_service, criteria, pg_session, locks=1.0)
+    pg_service.save_entry(aid, "2.1", {"self_score": "1"}, LEADER)
+    real_result = pg_service.criteria.compute_result.side_effect
+
+    def slow_result(*args):
+        time.sleep(1.5)  # the instant passes while this write is under way
+        return real_result(*args)
+
+    pg_service.criteria.compute_result.side_effect = slow_result
+    with pytest.raises(DomainError) as err:
+        pg_service.save_entry(aid, "2.1", {"self_score": "2"}, LEADER)
+    assert (err.value.code, err.value.status) == ("window_locked", 423)
+    entry = pg_session.scalars(select(Entry).where(Entry.code == "2.1")).one()
+    assert (entry.score, entry.version) == (1, 2)
+    assert len(pg_session.scalars(select(Change)).all()) == 1
+    assert len(pg_session.execute(select(outbox)).all()) == 1
+
+
+def test_the_lock_announcement_waits_for_a_write_in_flight(
+    pg_service, pg_session, criteria, pg_url, monkeypatch
+):
+    aid = _campaign(pg_service, criteria, pg_session, locks=1.0)
+    real_check = store.assert_still_open
+    calls = []
+
+    def slow_commit(session, window):
+        # The last check (the second) passes before the instant; COMMIT then comes late.
+        now = real_check(session, window)
+        calls.append(now)
+        if len(calls) == 2:
+            time.sleep(1.5)
+        return now
+
+    monkeypatch.setattr(store, "assert_still_open", slow_commit)
+    writer = eventlet.spawn(pg_service.save_entry, aid, "2.1", {"self_score": "1"}, LEADER)
+    eventlet.sleep(1.1)  # past the instant, the write still open
+    for other in migrated_session("submission", pg_url):
+        announcer = make_service(other, criteria)
+        started = time.monotonic()
+        announcer.announce_locks()
+        waited = time.monotonic() - started
+        assert writer.wait()["version"] == 2
+        rows = other.execute(select(outbox.c.event_type).order_by(outbox.c.id)).all()
+        assert [r.event_type for r in rows] == ["entry_saved", "window_locked"]
+        # It waited for the writer's share lock instead of announcing under it.
+        assert waited > 0.2
+
+
+def test_the_whole_flow_runs_on_postgresql(pg_service, pg_session, criteria):
+    aid = _campaign(pg_service, criteria, pg_session, locks=3600)
+    pg_service.assign(aid, {"2": "can.bo"}, LEADER)
+    pg_service.save_entry(aid, "2.1", {"self_score": "0.75", "explanation": "x"}, STAFF,
+                          idempotency_key="a")
+    again = pg_service.save_entry(aid, "2.1", {"self_score": "0.75", "explanation": "x"}, STAFF,
+                                  idempotency_key="a")
+    assert again["version"] == 3
+    assert pg_service.complete_entry(aid, "2.1", STAFF)["status"] == "complete"
+    progress = pg_service.progress(pg_service.get_assessment_by_id(aid, ADMIN)["campaign_id"])
+    assert (progress[0]["done"], progress[0]["total"]) == (1, 4)
+    assert pg_service.get_assessment_by_id(aid, LEADER)["total"] == "0.75"
+
+
+def test_two_racing_requests_with_one_key_apply_once(pg_service, pg_session, criteria, pg_url):
+    aid = _campaign(pg_service, criteria, pg_session, locks=3600)
+    for other in migrated_session("submission", pg_url):
+        twin = make_service(other, criteria)
+        body = {"self_score": "1.5", "explanation": "gửi hai lần"}
+        first = eventlet.spawn(pg_service.save_entry, aid, "2.1", body, LEADER,
+                               idempotency_key="same")
+        second = eventlet.spawn(twin.save_entry, aid, "2.1", body, LEADER,
+                                idempotency_key="same")
+        answers = [first.wait(), second.wait()]
+        assert answers[0] == answers[1] and answers[0]["version"] == 2
+        entry = other.scalars(select(Entry).where(Entry.code == "2.1")).one()
+        assert entry.version == 2
+        assert len(other.scalars(select(Change)).all()) == 1

@@ -1,0 +1,366 @@
+"""Campaigns, self-assessment and the lock, over HTTP into the real system.
+
+The evidence service's calls (attach_evidence) are made over RPC, as that service
+will make them; everything else goes through the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from gateway.rpc import RpcClient
+from services.common.contracts import SUBMISSION
+from tests.system import AMQP, DB_PREFIX, PG, System
+
+SMALL = {
+    "name": "Bộ tiêu chí thử cấp xã 2025", "year": 2025, "unit_type": "commune",
+    "bands": [{"min": 90, "label": "Xuất sắc"}, {"min": 80, "label": "Tốt"},
+              {"min": 50, "label": "Trung bình"}, {"min": 0, "label": "Yếu"}],
+    "nodes": [
+        {"code": "1", "title": "Công tác chỉ đạo, điều hành CCHC", "max": 5, "children": [
+            {"code": "1.1", "title": "Ban hành kế hoạch CCHC năm", "max": 2,
+             "rule": {"kind": "options", "options": [
+                 {"label": "Đúng thời hạn", "score": 2}, {"label": "Chậm", "score": 1},
+                 {"label": "Không ban hành", "score": 0}]},
+             "evidence": "required"},
+            {"code": "1.2", "title": "Tỷ lệ hoàn thành kế hoạch", "max": 3,
+             "rule": {"kind": "ratio"}, "evidence": "optional"},
+        ]},
+        {"code": "2", "title": "Cải cách thủ tục hành chính", "max": 5, "children": [
+            {"code": "2.1", "title": "Kiểm tra công tác CCHC", "max": 2,
+             "rule": {"kind": "range", "step": 0.25}, "evidence": "none",
+             "not_applicable_allowed": True},
+            {"code": "2.2", "title": "Báo cáo định kỳ", "max": 3,
+             "rule": {"kind": "deduction", "per_item": 0.5}, "evidence": "none"},
+        ]},
+    ],
+}
+RUSH_LEAVES = [f"{f}.{i}" for f in (1, 2) for i in range(1, 11)]
+RUSH = {
+    "name": "Bộ tiêu chí giờ chót 2025", "year": 2025, "unit_type": "commune",
+    "bands": [{"min": 0, "label": "Yếu"}],
+    "nodes": [{"code": str(f), "title": f"Lĩnh vực {f}", "max": 10, "children": [
+        {"code": f"{f}.{i}", "title": f"Tiêu chí {f}.{i}", "max": 1,
+         "rule": {"kind": "range", "step": 0.25}, "evidence": "none"}
+        for i in range(1, 11)]} for f in (1, 2)],
+}
+
+
+def rpc_call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def go() -> Any:
+        client = RpcClient(AMQP)
+        await client.connect()
+        try:
+            return await client.call(service, method, *args, **kwargs)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def unit(http: httpx.Client, admin_headers: dict[str, str]) -> Callable[[], str]:
+    def make() -> str:
+        code = f"X-{uuid.uuid4().hex[:8]}"
+        response = http.post("/api/v1/units", headers=admin_headers,
+                             json=[{"code": code, "name": f"UBND xã Hương Vinh {code}",
+                                    "type": "commune"}])
+        assert response.status_code in (200, 201), response.text
+        return code
+
+    return make
+
+
+@pytest.fixture
+def campaign(http: httpx.Client, admin_headers: dict[str, str]) -> Callable[..., dict[str, Any]]:
+    def create(units: list[str], catalog: dict[str, Any] = SMALL,
+               locks_in: float = 3600.0) -> dict[str, Any]:
+        created = http.post("/api/v1/catalogs", headers=admin_headers, json=catalog)
+        assert created.status_code == 201, created.text
+        catalog_id = created.json()["id"]
+        now = datetime.now(UTC)
+        body = {"name": "Đánh giá CCHC 2025", "year": 2025, "catalog_id": catalog_id,
+                "unit_codes": units,
+                "windows": {"self_assessment": {
+                    "opens_at": (now - timedelta(hours=1)).isoformat(),
+                    "locks_at": (now + timedelta(seconds=locks_in)).isoformat()}}}
+        response = http.post("/api/v1/campaigns", headers=admin_headers, json=body)
+        assert response.status_code == 201, response.text
+        cid = response.json()["id"]
+        got = http.get(f"/api/v1/campaigns/{cid}", headers=admin_headers).json()
+        return {"id": cid, "locks_at": got["windows"]["self_assessment"]["locks_at"],
+                **{u["unit_code"]: u["assessment_id"] for u in got["units"]}}
+
+    return create
+
+
+def put(http: httpx.Client, aid: int, code: str, body: dict[str, Any],
+        headers: dict[str, str], **extra: str) -> httpx.Response:
+    return http.put(f"/api/v1/assessments/{aid}/entries/{code}", json=body,
+                    headers={**headers, **extra})
+
+
+def complete(http: httpx.Client, aid: int, code: str, headers: dict[str, str]) -> httpx.Response:
+    return http.post(f"/api/v1/assessments/{aid}/entries/{code}/complete", headers=headers)
+
+
+def test_campaign_windows_are_shown_in_vietnam_time(http, admin_headers, unit, campaign,
+                                                    make_user) -> None:
+    c = campaign([unit()])
+    got = http.get(f"/api/v1/campaigns/{c['id']}", headers=admin_headers).json()
+    window = got["windows"]["self_assessment"]
+    assert window["locks_at"].endswith("+07:00") and window["is_open"] is True
+    _, staff = make_user("unit_staff", unit_code="NOPE")
+    assert http.post("/api/v1/campaigns", headers=staff, json={}).status_code == 403
+    naive = {"name": "x", "year": 2025, "catalog_id": 1, "unit_codes": ["A"],
+             "windows": {"self_assessment": {"opens_at": "2025-09-14T08:00:00",
+                                             "locks_at": "2025-10-05T17:00:00"}}}
+    assert http.post("/api/v1/campaigns", headers=admin_headers, json=naive).status_code == 422
+
+
+def test_scope_other_unit_and_unassigned_are_403(http, unit, campaign, make_user) -> None:
+    mine, other = unit(), unit()
+    c = campaign([mine, other])
+    _, leader = make_user("unit_leader", unit_code=mine)
+    staff_name, staff = make_user("unit_staff", unit_code=mine)
+    _, stranger = make_user("unit_leader", unit_code=other)
+    _, viewer = make_user("viewer")
+    aid = c[mine]
+    assigned = http.put(f"/api/v1/assessments/{aid}/assignments", headers=leader,
+                        json={"1": staff_name})
+    assert assigned.status_code == 200, assigned.text
+    assert sorted(a["code"] for a in assigned.json()["assigned"]) == ["1.1", "1.2"]
+    assert put(http, aid, "1.2", {"done": 1, "planned": 2}, staff).status_code == 200
+    refused = put(http, aid, "2.1", {"self_score": "1"}, staff)
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_assigned")
+    assert put(http, aid, "2.1", {"self_score": "1"}, leader).status_code == 200
+    for response in (put(http, aid, "1.1", {"option": 0}, stranger),
+                     http.get(f"/api/v1/campaigns/{c['id']}/assessments/{mine}",
+                              headers=stranger),
+                     http.get(f"/api/v1/assessments/{aid}/history", headers=stranger)):
+        assert (response.status_code, response.json()["code"]) == (403, "forbidden_unit")
+    assert put(http, aid, "1.1", {"option": 0}, viewer).status_code == 403
+    assert http.put(f"/api/v1/assessments/{aid}/assignments", headers=staff,
+                    json={"2": staff_name}).status_code == 403
+    mine_view = http.get(f"/api/v1/campaigns/{c['id']}/assessments/{mine}", headers=staff)
+    assert mine_view.status_code == 200
+    assignees = {e["code"]: e["assignee"] for e in mine_view.json()["entries"]}
+    assert assignees == {"1.1": staff_name, "1.2": staff_name, "2.1": None, "2.2": None}
+
+
+def test_every_rule_refusal_is_422_with_its_reason(http, unit, campaign, make_user) -> None:
+    code = unit()
+    aid = campaign([code])[code]
+    _, leader = make_user("unit_leader", unit_code=code)
+    cases = [("1.1", {"option": "Sớm"}, "score_rejected"),
+             ("1.2", {"done": 1, "planned": 0}, "score_rejected"),
+             ("2.1", {"self_score": "0.3"}, "score_rejected"),
+             ("2.1", {"self_score": "2.25"}, "score_rejected"),
+             ("2.2", {"count": -1}, "score_rejected"),
+             ("2.2", {"not_applicable": True}, "not_applicable_not_allowed"),
+             ("2.2", {"colour": "red"}, "invalid_input"),
+             ("2.1", {"self_score": "abc"}, "invalid_input")]
+    for criterion, body, reason in cases:
+        response = put(http, aid, criterion, body, leader)
+        assert response.status_code == 422, (criterion, body, response.text)
+        assert response.json()["code"] == reason, (criterion, body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert put(http, aid, "9.9", {"self_score": "1"}, leader).status_code == 404
+    # Completion: explanation first, then the evidence the rule requires.
+    missing = complete(http, aid, "1.1", leader)
+    assert missing.status_code == 422
+    assert missing.json()["reasons"] == ["score_missing", "explanation_missing",
+                                         "evidence_missing"]
+    put(http, aid, "1.1", {"option": "Chậm"}, leader)
+    assert complete(http, aid, "1.1", leader).json()["code"] == "explanation_missing"
+    put(http, aid, "1.1", {"explanation": "Kế hoạch 12/KH-UBND, mục II"}, leader)
+    assert complete(http, aid, "1.1", leader).json()["code"] == "evidence_missing"
+    rpc_call(SUBMISSION, "attach_evidence", aid, "1.1",
+             {"id": "ev-1", "name": "1.1_so 12KH-UBND_KH CCHC 2025.pdf"},
+             {"username": "evidence-service", "roles": ["unit_leader"],
+              "unit_code": code})
+    done = complete(http, aid, "1.1", leader)
+    assert done.status_code == 200 and done.json()["status"] == "complete"
+
+
+def test_stale_version_409_and_idempotent_retries(http, unit, campaign, make_user) -> None:
+    code = unit()
+    aid = campaign([code])[code]
+    _, leader = make_user("unit_leader", unit_code=code)
+    first = put(http, aid, "2.1", {"self_score": "1"}, leader, **{"If-Match": "1"})
+    assert first.status_code == 200 and first.json()["version"] == 2
+    assert first.headers["ETag"] == '"2"'
+    stale = put(http, aid, "2.1", {"self_score": "1.5"}, leader, **{"If-Match": "1"})
+    assert (stale.status_code, stale.json()["code"]) == (409, "stale_version")
+    # nameko's exception transport turns the number into text.
+    assert int(stale.json()["current_version"]) == 2
+    key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    once = put(http, aid, "2.1", {"self_score": "1.75"}, leader, **key)
+    twice = put(http, aid, "2.1", {"self_score": "1.75"}, leader, **key)
+    assert once.status_code == twice.status_code == 200
+    assert once.json() == twice.json() and once.json()["version"] == 3
+    other = put(http, aid, "2.1", {"self_score": "0.5"}, leader, **key)
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+    history = http.get(f"/api/v1/assessments/{aid}/history", headers=leader).json()
+    assert [(h["before"]["score"], h["after"]["score"]) for h in history] == [
+        (None, "1"), ("1", "1.75")]
+    assert all(h["at"].endswith("+07:00") for h in history)
+
+
+def test_totals_leave_not_applicable_criteria_out(http, unit, campaign, make_user) -> None:
+    code = unit()
+    aid = campaign([code])[code]
+    _, leader = make_user("unit_leader", unit_code=code)
+    put(http, aid, "1.1", {"option": "Đúng thời hạn"}, leader)
+    put(http, aid, "1.2", {"done": 2, "planned": 3}, leader)
+    put(http, aid, "2.1", {"self_score": "1.5"}, leader)
+    saved = put(http, aid, "2.1", {"not_applicable": True}, leader)
+    totals = saved.json()["totals"]
+    assert (totals["total"], totals["max"], totals["index"]) == ("4", "8", "50.00")
+    got = http.get(f"/api/v1/assessments/{aid}", headers=leader).json()
+    assert (got["total"], got["max"], got["index"]) == ("4", "8", "50.00")
+    assert got["classification"] == "Trung bình"
+
+
+def _finish(http: httpx.Client, aid: int, unit_code: str, headers: dict[str, str]) -> None:
+    inputs = {"1.1": {"option": "Đúng thời hạn"}, "1.2": {"done": 3, "planned": 3},
+              "2.1": {"not_applicable": True}, "2.2": {"count": 1}}
+    for code, body in inputs.items():
+        response = put(http, aid, code, {**body, "explanation": f"Thuyết minh {code}"}, headers)
+        assert response.status_code == 200, response.text
+    rpc_call(SUBMISSION, "attach_evidence", aid, "1.1", {"id": 11, "name": "1.1_KH.pdf"},
+             {"username": "evidence-service", "roles": ["unit_leader"],
+              "unit_code": unit_code})
+    for code in inputs:
+        assert complete(http, aid, code, headers).status_code == 200
+
+
+def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
+    http, unit, campaign, make_user
+) -> None:
+    code = unit()
+    aid = campaign([code])[code]
+    _, leader = make_user("unit_leader", unit_code=code)
+    _, staff = make_user("unit_staff", unit_code=code)
+    signed = {"signed_summary": ("bang-tong-hop-da-ky.pdf", b"%PDF-1.7\n% ky so\n",
+                                 "application/pdf")}
+    form = {"proposed_classification": "Tốt"}
+    early = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader, files=signed,
+                      data=form)
+    assert (early.status_code, early.json()["code"]) == (422, "assessment_incomplete")
+    _finish(http, aid, code, leader)
+    pdf = http.get(f"/api/v1/assessments/{aid}/summary.pdf", headers=leader)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    xlsx = http.get(f"/api/v1/assessments/{aid}/summary.xlsx", headers=leader)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert http.post(f"/api/v1/assessments/{aid}/submit", headers=staff, files=signed,
+                     data=form).status_code == 403
+    not_pdf = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader,
+                        files={"signed_summary": ("a.zip", b"PK\x03\x04", "application/zip")},
+                        data=form)
+    assert not_pdf.status_code == 415
+    sent = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader, files=signed,
+                     data=form)
+    assert sent.status_code == 200, sent.text
+    body = sent.json()
+    assert body["status"] == "submitted" and body["proposed_classification"] == "Tốt"
+    assert (body["total"], body["max"]) == ("7.5", "8")
+    assert len(body["signed_summary"]["sha256"]) == 64
+    after = put(http, aid, "2.2", {"count": 0}, leader)
+    assert (after.status_code, after.json()["code"]) == (423, "assessment_submitted")
+    assert complete(http, aid, "2.2", staff).status_code in (403, 423)
+
+
+def _submission_db() -> Any:
+    return create_engine(f"{PG}/{DB_PREFIX}submission")
+
+
+def test_a_window_locks_while_20_clients_keep_saving(
+    http, system: System, unit, campaign, make_user
+) -> None:
+    code = unit()
+    c = campaign([code], catalog=RUSH, locks_in=6.0)
+    aid = c[code]
+    _, leader = make_user("unit_leader", unit_code=code)
+    locks_at = datetime.fromisoformat(c["locks_at"])
+    stop_at = locks_at + timedelta(seconds=1.5)
+    results: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        criterion = RUSH_LEAVES[n]
+        seq = 0
+        with httpx.Client(base_url=system.base_url, timeout=30, headers=leader) as own:
+            while datetime.now(UTC) < stop_at:
+                seq += 1
+                score = str(Decimal(seq % 4 + 1) / 4)
+                note = f"client {n} save {seq}"
+                sent = datetime.now(UTC)
+                response = put(own, aid, criterion, {"self_score": score, "explanation": note},
+                               {})
+                with lock:
+                    results.append({"code": criterion, "note": note, "score": score,
+                                    "sent": sent, "status": response.status_code,
+                                    "body": response.json()})
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    statuses = {r["status"] for r in results}
+    assert statuses <= {200, 423}, statuses
+    ok = [r for r in results if r["status"] == 200]
+    locked = [r for r in results if r["status"] == 423]
+    assert ok and locked, (len(ok), len(locked))
+    assert all(r["body"]["code"] == "window_locked" for r in locked)
+    assert all("Đã hết thời hạn" in r["body"]["detail"] for r in locked)
+    # Every save sent after the instant was refused.
+    assert all(r["status"] == 423 for r in results if r["sent"] >= locks_at)
+
+    history = http.get(f"/api/v1/assessments/{aid}/history", headers=leader).json()
+    by_note = {h["after"]["explanation"]: h for h in history}
+    # Every 200 is in the database, as answered, and committed before the instant.
+    assert len(history) == len(ok)
+    for r in ok:
+        change = by_note[r["note"]]
+        assert change["after"]["version"] == r["body"]["version"]
+        assert change["after"]["score"] == r["body"]["self_score"]
+        assert datetime.fromisoformat(change["at"]) < locks_at
+    # Nothing refused left a trace; each entry ends as its last accepted save.
+    assert not any(r["note"] in by_note for r in locked)
+    entries = {e["code"]: e for e in http.get(f"/api/v1/assessments/{aid}",
+                                              headers=leader).json()["entries"]}
+    for criterion in RUSH_LEAVES:
+        mine = [r for r in ok if r["code"] == criterion]
+        if mine:
+            last = max(mine, key=lambda r: r["body"]["version"])
+            assert entries[criterion]["explanation"] == last["note"]
+            assert entries[criterion]["version"] == last["body"]["version"]
+            assert entries[criterion]["self_score"] == last["score"].rstrip("0").rstrip(".")
+    # window_locked is published once, after the instant.
+    engine = _submission_db()
+    deadline = time.monotonic() + 10
+    rows: list[Any] = []
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT payload, published_at FROM outbox WHERE event_type = 'window_locked' "
+                "AND (payload->>'campaign_id')::int = :cid"), {"cid": c["id"]}).all()
+        if rows and rows[0].published_at is not None:
+            break
+        time.sleep(0.3)
+    engine.dispose()
+    assert len(rows) == 1 and rows[0].published_at is not None
