@@ -1,54 +1,65 @@
-"""The evidence service's access to the stored files and the trust list."""
+"""The evidence service's access to the stored files and to signature checking."""
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from asn1crypto import x509
-from eventlet import tpool
+import eventlet
+from eventlet.green import subprocess
 from nameko.extensions import DependencyProvider
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.config import settings
-from services.evidence.signatures import check_pdf, load_trust_roots
+from services.evidence.signatures import UNREADABLE
 from services.evidence.storage import ObjectStore, object_key, open_store
 
 
-class TrustSettings(BaseSettings):
+class CheckSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CCHC_EVIDENCE_", extra="ignore")
 
+    # Folder of PEM roots the province trusts; read at every check, so a new CA's root
+    # counts without a restart.
     trust_roots: Path | None = None
+    # Seconds one PDF may take; below the gateway's RPC timeout (CCHC_RPC_TIMEOUT).
+    check_timeout: float = 6.0
 
 
-class TrustList:
-    """The roots in ``CCHC_EVIDENCE_TRUST_ROOTS``, read again when a file there changes,
-    so a province adds a CA's root without restarting the service."""
+def check_in_subprocess(path: Path, trust_roots: Path | None, timeout: float) -> dict[str, Any]:
+    """``signatures.check_pdf`` in a child process, killed past ``timeout``.
 
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = folder
-        self._stamp: tuple[tuple[str, float], ...] | None = None
-        self._roots: list[x509.Certificate] = []
-
-    def _current_stamp(self) -> tuple[tuple[str, float], ...]:
-        if self.folder is None or not self.folder.is_dir():
-            return ()
-        return tuple(sorted((p.name, p.stat().st_mtime) for p in self.folder.iterdir()))
-
-    @property
-    def roots(self) -> list[x509.Certificate]:
-        stamp = self._current_stamp()
-        if stamp != self._stamp:
-            self._roots, self._stamp = load_trust_roots(self.folder), stamp
-        return self._roots
+    pyhanko's tokenizer reads byte by byte in Python: a crafted 20 MB file keeps it busy
+    for a minute, holding the GIL. A child process has a hard time limit, holds no lock
+    of ours, and costs half a second of start-up, paid once per content (dedup).
+    """
+    argv = [sys.executable, "-m", "services.evidence.signatures", str(path),
+            str(trust_roots or "")]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # eventlet's Timeout rather than communicate(timeout=): the green module raises its
+    # own copy of TimeoutExpired, which no import of ours can name.
+    try:
+        with eventlet.Timeout(timeout):
+            out, err = child.communicate()
+    except eventlet.Timeout:
+        child.kill()
+        child.wait()
+        return {"state": UNREADABLE, "signatures": [],
+                "reason": f"checking took longer than {timeout:g} s"}
+    if child.returncode != 0:
+        return {"state": UNREADABLE, "signatures": [],
+                "reason": f"checker failed: {err.decode(errors='replace')[-300:]}"}
+    return json.loads(out)
 
 
 @dataclass
 class Files:
     store: ObjectStore
-    trust: TrustList
+    trust_roots: Path | None
+    check_timeout: float = 6.0
 
     def exists(self, sha256: str) -> bool:
         return self.store.exists(object_key(sha256))
@@ -64,19 +75,16 @@ class Files:
         return incoming, hashes
 
     def check_signatures(self, sha256: str) -> dict[str, Any]:
-        # Parsing and hashing a 20 MB PDF is CPU work: in eventlet's pool of real threads
-        # the hub keeps serving other workers meanwhile. pyhanko's sync API runs
-        # asyncio.run, which works there because that OS thread has no running loop.
         with self.store.local_path(object_key(sha256)) as path:
-            return tpool.execute(check_pdf, path, self.trust.roots)
+            return check_in_subprocess(path, self.trust_roots, self.check_timeout)
 
 
 class EvidenceFiles(DependencyProvider):
-    """Opens the store named by ``CCHC_EVIDENCE_STORE`` and loads the trust roots once."""
+    """Opens the store named by ``CCHC_EVIDENCE_STORE`` once per process."""
 
     def setup(self) -> None:
-        self.files = Files(open_store(settings().data_dir),
-                           TrustList(TrustSettings().trust_roots))
+        cfg = CheckSettings()
+        self.files = Files(open_store(settings().data_dir), cfg.trust_roots, cfg.check_timeout)
 
     def get_dependency(self, worker_ctx: Any) -> Files:
         return self.files

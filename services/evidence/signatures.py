@@ -6,16 +6,19 @@ the province trusts, who signed and when, and whether the file was changed after
 signing. Nothing is fetched (no OCSP, no CRL download): the trust list is a folder of
 PEM roots (``CCHC_EVIDENCE_TRUST_ROOTS``).
 
-Plain blocking code: the evidence service runs it in a real thread (eventlet's tpool)
-because hashing and parsing a large PDF is CPU work that would stall other workers.
+Plain blocking code, run as ``python -m services.evidence.signatures <pdf> <roots>``
+by the evidence service (``files.check_in_subprocess``): parsing is CPU work with no
+upper bound on a hostile file, and a child process can be given a time limit.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from asn1crypto import pem, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -97,11 +100,28 @@ def _signature(sig: Any, roots: list[x509.Certificate]) -> dict[str, Any]:
     }
 
 
+# Readers accept "%%EOF" within the last KiB; pyhanko looks for it byte by byte from the
+# end, which takes seconds per megabyte on a file that has none (15 s for 5 MB).
+_TAIL = 1024
+
+
+def _has_trailer(f: BinaryIO) -> bool:
+    f.seek(0, 2)
+    size = f.tell()
+    f.seek(max(0, size - _TAIL))
+    tail = f.read()
+    f.seek(0)
+    return b"%%EOF" in tail and b"startxref" in tail
+
+
 def check_pdf(path: Path, roots: list[x509.Certificate]) -> dict[str, Any]:
     """``{"state", "signatures": [...]}``; never raises on a bad file."""
     try:
         with open(path, "rb") as f:
-            reader = PdfFileReader(f, strict=False)
+            if not _has_trailer(f):
+                return {"state": UNREADABLE, "signatures": [],
+                        "reason": "no startxref/%%EOF in the last 1024 bytes: not a whole PDF"}
+            reader = PdfFileReader(f, strict=True)
             embedded = list(reader.embedded_signatures)
             if not embedded:
                 return {"state": ABSENT, "signatures": []}
@@ -117,3 +137,14 @@ def check_pdf(path: Path, roots: list[x509.Certificate]) -> dict[str, Any]:
                 "reason": f"{type(exc).__name__}: {exc}"[:300]}
     state = min((r["state"] for r in results), key=_SEVERITY.index)
     return {"state": state, "signatures": results}
+
+
+def main(argv: list[str]) -> int:
+    """``<pdf> [<trust roots folder>]`` → the result as JSON on stdout."""
+    roots = load_trust_roots(Path(argv[1])) if len(argv) > 1 and argv[1] else []
+    json.dump(check_pdf(Path(argv[0]), roots), sys.stdout, ensure_ascii=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

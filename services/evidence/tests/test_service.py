@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.common.errors import DomainError
 from services.evidence.domain import sniff_kind
-from services.evidence.files import Files, TrustList
+from services.evidence.files import Files
 from services.evidence.models import Document, Evidence
 from services.evidence.service import Service
 from services.evidence.storage import ObjectStore, object_key, store_upload
@@ -24,7 +24,7 @@ META = {"doc_number": "25/BC-UBND", "doc_date": "2023-03-31",
 
 @pytest.fixture
 def service(session: Session, store: ObjectStore, trust_dir: Path):
-    svc = worker_factory(Service, db=session, files=Files(store, TrustList(trust_dir)))
+    svc = worker_factory(Service, db=session, files=Files(store, trust_dir))
     svc.submission.get_assessment_by_id.return_value = {
         "id": 7, "campaign_id": 3, "unit_code": "X1",
         "entries": [{"code": "1.1"}, {"code": "2.3"}, {"code": "5.1"}]}

@@ -2,7 +2,6 @@ from pathlib import Path
 
 import pytest
 
-from services.evidence.files import TrustList
 from services.evidence.signatures import check_pdf, load_trust_roots
 from services.evidence.tests.pki import CA, plain_pdf, sign, tamper, update_after_signing
 
@@ -100,12 +99,3 @@ def test_trust_list_reads_bundles(tmp_path: Path, ca: CA) -> None:
     (folder / "all.pem").write_bytes(ca.pem() + CA("Khác").pem())
     (folder / "README.txt").write_text("ignored")
     assert len(load_trust_roots(folder)) == 2
-
-
-def test_trust_list_follows_its_folder(tmp_path: Path, ca: CA) -> None:
-    trust = TrustList(tmp_path / "roots")
-    assert trust.roots == []
-    ca.write_pem(tmp_path / "roots")
-    assert len(trust.roots) == 1
-    (tmp_path / "roots" / "root.pem").unlink()
-    assert trust.roots == []

@@ -1,0 +1,60 @@
+"""Signature checks in a child process: a time limit, a free hub, a live trust list."""
+
+import io
+import time
+from pathlib import Path
+
+import eventlet
+
+from services.evidence.files import Files, check_in_subprocess
+from services.evidence.storage import FolderStore, store_upload
+from services.evidence.tests.pki import CA, plain_pdf, sign
+
+
+def test_a_hostile_pdf_is_stopped_at_the_time_limit(tmp_path: Path) -> None:
+    # One 20 MB token where the cross-reference should be: pyhanko reads it byte by byte.
+    path = tmp_path / "hostile.pdf"
+    path.write_bytes(b"%PDF-1.7\n" + b"0" * (20 * 1024 * 1024) + b"\nstartxref\n9\n%%EOF\n")
+    started = time.monotonic()
+    result = check_in_subprocess(path, None, timeout=1.0)
+    assert time.monotonic() - started < 5
+    assert result["state"] == "unreadable"
+    assert "longer than 1 s" in result["reason"]
+
+
+def test_a_root_added_later_counts_without_a_restart(tmp_path: Path) -> None:
+    later = CA("CA thêm sau")
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(sign(plain_pdf(), later.signer()))
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    assert check_in_subprocess(path, roots, 20)["state"] == "untrusted"
+    later.write_pem(roots)
+    assert check_in_subprocess(path, roots, 20)["state"] == "valid"
+
+
+def test_the_hub_stays_free_while_a_pdf_is_checked(tmp_path: Path, ca: CA,
+                                                   trust_dir: Path) -> None:
+    files = Files(FolderStore(tmp_path / "store"), trust_dir, check_timeout=20)
+    big = sign(plain_pdf(padding=15 * 1024 * 1024), ca.signer())
+    seen = store_upload(files.store, io.BytesIO(big), limit=len(big))
+    ticks: list[float] = []
+
+    def ticker() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            eventlet.sleep(0.01)
+
+    spinner = eventlet.spawn(ticker)
+    eventlet.sleep(0)
+    started = time.monotonic()
+    result = eventlet.spawn(files.check_signatures, seen.sha256).wait()
+    elapsed = time.monotonic() - started
+    spinner.kill()
+    assert result["state"] == "valid"
+    during = [t for t in ticks if started <= t <= started + elapsed]
+    gaps = [b - a for a, b in zip(during, during[1:], strict=False)]
+    print(f"\nchecked {len(big) / 1e6:.0f} MB in {elapsed:.2f}s; the hub ticked {len(during)} "
+          f"times, longest gap {max(gaps, default=0) * 1000:.0f} ms")
+    assert len(during) >= elapsed / 0.01 / 4
+    assert max(gaps, default=0) < 0.2
