@@ -103,7 +103,7 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #   remove_evidence(assessment_id: int, code: str, evidence_id: int, actor: dict) -> None
 #       asks submission.detach_evidence first (423 once locked); the stored object goes
 #       with the last evidence that links to it
-#   discard_upload(sha256: str) -> bool     # a stored upload nobody recorded
+#   (a timer drops stored files no evidence records, an hour after they were stored)
 #   evidence = {id, assessment_id, code, sha256, size, kind, media_type, doc_number,
 #       doc_date, title, section, original_name, canonical_name ("2.3_so 25BC-UBND_BC CCHC
 #       quy I.2023"), filename (canonical_name + extension), uploaded_by, created_at,

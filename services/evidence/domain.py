@@ -74,10 +74,6 @@ def find_node(nodes: list[dict[str, Any]], code: str) -> dict[str, Any] | None:
     return None
 
 
-def is_sha256(text: str) -> bool:
-    return bool(re.fullmatch(r"[0-9a-f]{64}", text))
-
-
 def type_accepted(kind: str, form_allowed: bool) -> bool:
     """PDF and images always; office files only where the criterion asks for a form."""
     return kind in ACCEPTED or (kind == OFFICE and form_allowed)

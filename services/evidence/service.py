@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.base import ServiceBase
 from services.common.contracts import CRITERIA, EVIDENCE, SUBMISSION
-from services.common.errors import DomainError, invalid, not_found
+from services.common.errors import DomainError, not_found
 from services.common.validation import parse
 from services.evidence import domain
 from services.evidence.files import EvidenceFiles
@@ -150,13 +150,6 @@ class Service(ServiceBase):
         self.submission.detach_evidence(assessment_id, code, evidence_id,
                                         parse(Actor, actor).model_dump())
         self._unlink(evidence_id)
-
-    @rpc(expected_exceptions=DomainError)
-    def discard_upload(self, sha256: str) -> bool:
-        """The gateway stored a file but could not record it: drop it unless it is used."""
-        if not domain.is_sha256(sha256):
-            raise invalid("sha256 không hợp lệ / not a SHA-256 hex digest")
-        return self._forget_if_unused(sha256)
 
     @timer(interval=SWEEP_SECONDS)
     def sweep_orphans(self) -> None:
