@@ -1,7 +1,10 @@
 import asyncio
 import itertools
+import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +16,14 @@ from tests.system import AMQP, System
 ADMIN_PASSWORD = "Quan-tri-2026!"
 USER_PASSWORD = "Changed-pass-2026"
 _serial = itertools.count(1)
+
+# Evidence: the system's trust list is a folder the tests write their CA into (the
+# service reads it again when it changes), and the size limit lets a 50 MB upload
+# through so its memory can be measured.
+EVIDENCE_TRUST_ROOTS = Path(tempfile.mkdtemp(prefix="cchc-trust-"))
+EVIDENCE_MAX_BYTES = 60 * 1024 * 1024
+os.environ["CCHC_EVIDENCE_TRUST_ROOTS"] = str(EVIDENCE_TRUST_ROOTS)
+os.environ["CCHC_EVIDENCE_MAX_BYTES"] = str(EVIDENCE_MAX_BYTES)
 
 
 @pytest.fixture(scope="session")
