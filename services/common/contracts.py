@@ -112,7 +112,7 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       not_applicable, explanation}, actor, if_match=None, idempotency_key=None)
 #       -> entry + {"totals": {total, max, index, classification}} (from criteria's
 #       compute_result); 422 "score_rejected" (from criteria), "not_applicable_not_allowed";
-#       409 "stale_version" {current_version} (a string: nameko stringifies error args)
+#       409 "stale_version" {current_version}
 #   complete_entry(assessment_id, code, actor, if_match=None, idempotency_key=None)
 #       -> entry + totals; 422 "explanation_missing" | "evidence_missing" |
 #       "score_missing" with extra {"reasons": [...]}
