@@ -250,12 +250,8 @@ class Service(ServiceBase):
 
         def work() -> tuple[dict[str, Any], Window | None]:
             # Cheap refusals first, so a forbidden or late save costs no scoring call.
-            found = store.assessment(self.db, assessment_id)
-            nodes = store.nodes(self.db, found.campaign_id)
-            node = nodes.get(code)
-            if node is None or not node.is_leaf:
-                raise not_found("tiêu chí chấm điểm / scorable criterion", code)
-            current = store.entry(self.db, assessment_id, code)
+            found, current = store.assessment_and_entry(self.db, assessment_id, code)
+            node = store.nodes(self.db, found.campaign_id)[code]
             domain.check_write(who.model_dump(), found.unit_code, current.assignee)
             if body.not_applicable and not node.not_applicable_allowed:
                 raise DomainError(
@@ -515,7 +511,7 @@ class Service(ServiceBase):
         return who
 
     def _campaign(self, campaign_id: int) -> Campaign:
-        campaign = self.db.get(Campaign, campaign_id) if store.valid_id(campaign_id) else None
+        campaign = store.campaign(self.db, campaign_id)
         if campaign is None:
             raise not_found("đợt đánh giá / campaign", str(campaign_id))
         return campaign
