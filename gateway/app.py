@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from gateway import criteria, errors, ops, policy
 from gateway.config import get_settings
+from gateway.evidence.router import router as evidence_router
 from gateway.identity.oidc import OpenIdClient
 from gateway.identity.router import router as identity_router
 from gateway.metrics import HttpMetrics
@@ -42,7 +43,8 @@ def create_app() -> FastAPI:
     app.include_router(identity_router)
     app.include_router(criteria.router)
     app.include_router(submission_router)
-    # Last: it reads every route's dependencies, including the routers above.
+    app.include_router(evidence_router)
+    # Reads the routes when the document is first asked for: routers included later count.
     policy.document_access(app)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +18,11 @@ class Settings(BaseSettings):
     rpc_timeout: float = 10.0
     # /readyz must answer quickly even when a service is gone.
     readiness_timeout: float = 2.0
+    # The folder store of evidence lives under it (CCHC_EVIDENCE_STORE=folder); the
+    # store itself is chosen by services.evidence.storage.StoreSettings.
+    data_dir: Path = Path("var")
+    # Largest evidence file accepted (CCHC_EVIDENCE_MAX_BYTES); past it, 413.
+    evidence_max_bytes: int = 20 * 1024 * 1024
 
     # Sign-in: the same OpenID client code against Keycloak or the identity service's
     # own provider, which serves Keycloak's paths on its port (local mode).

@@ -23,7 +23,6 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -184,11 +183,12 @@ def route_access(dependant: Dependant) -> dict[str, Any]:
 def document_access(app: FastAPI) -> None:
     """Adds ``x-cchc-access`` to every operation of the app's OpenAPI document."""
 
+    build = app.openapi  # FastAPI's own, with every setting of the app
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
-                             description=app.description, routes=app.routes)
+        schema = build()
         # FastAPI includes routers lazily: iter_route_contexts yields each route with the
         # dependencies its routers added, as get_openapi itself sees it.
         for route in iter_route_contexts(app.routes):

@@ -1,7 +1,10 @@
 import asyncio
 import itertools
+import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,13 +17,23 @@ ADMIN_PASSWORD = "Quan-tri-2026!"
 USER_PASSWORD = "Changed-pass-2026"
 _serial = itertools.count(1)
 
+# Evidence: the system's trust list is a folder the tests write their CA into (the
+# service reads it again when it changes), and the size limit lets a 50 MB upload
+# through so its memory can be measured.
+EVIDENCE_TRUST_ROOTS = Path(tempfile.mkdtemp(prefix="cchc-trust-"))
+EVIDENCE_MAX_BYTES = 60 * 1024 * 1024
+os.environ["CCHC_EVIDENCE_TRUST_ROOTS"] = str(EVIDENCE_TRUST_ROOTS)
+os.environ["CCHC_EVIDENCE_MAX_BYTES"] = str(EVIDENCE_MAX_BYTES)
+
 
 @pytest.fixture(scope="session")
 def system(tmp_path_factory) -> Iterator[System]:
     # Tests rotate keys right after probing made-up kids; the gateway may refetch the
-    # realm's keys after a second instead of five.
+    # realm's keys after a second instead of five. Tokens outlive the longest test run.
     system = System(tmp_path_factory.mktemp("system"),
-                    extra_env={"CCHC_JWKS_MIN_REFRESH_SECONDS": "1"})
+                    extra_env={"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
+                               "CCHC_ACCESS_TOKEN_SECONDS": "3600",
+                               "CCHC_REFRESH_TOKEN_SECONDS": "7200"})
     try:
         system.start()
         asyncio.run(_ensure_admin())

@@ -9,7 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Role = Literal["admin", "unit_leader", "unit_staff", "appraiser", "viewer"]
+from services.common.contracts import ROLES
+
+# The five roles of the contracts, as an enum in the OpenAPI document.
+Role = Literal[tuple(sorted(ROLES))]  # type: ignore[valid-type]
 
 
 class LoginIn(BaseModel):

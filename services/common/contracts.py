@@ -131,6 +131,39 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #   Same Idempotency-Key (per username) twice -> the first answer, nothing changed;
 #   reused with another request -> 422 "idempotency_key_reused".
 #
+# evidence (tài liệu kiểm chứng). File bytes never cross the bus: the gateway streams an
+# upload into the store (services/evidence/storage.py: a folder, or S3 through minio),
+# content-addressed as "sha256/<hex>", and sends what it saw.
+#   add_evidence(assessment_id: int, code: str,
+#                upload: {sha256, size, kind: pdf|jpeg|png|office|archive|executable|unknown,
+#                         original_name},
+#                meta: {doc_number, doc_date: "YYYY-MM-DD" | None, title, section},
+#                actor: dict) -> evidence
+#       415 "file_type_refused" (office files only where the criterion has form_allowed),
+#       403/404 as submission.get_assessment_by_id, 404 unknown criterion,
+#       423 "window_locked" / 403 from submission.attach_evidence (the upload is undone),
+#       422 "invalid_input" / "upload_missing"
+#   get_evidence(evidence_id: int) -> evidence                       # 404
+#   list_evidence(assessment_id: int, code: str | None) -> list[evidence]
+#   remove_evidence(assessment_id: int, code: str, evidence_id: int, actor: dict) -> None
+#       asks submission.detach_evidence first (423 once locked); the stored object goes
+#       with the last evidence that links to it
+#   discard_upload(sha256: str) -> bool     # a stored upload nobody recorded
+#   evidence = {id, assessment_id, code, sha256, size, kind, media_type, doc_number,
+#       doc_date, title, section, original_name, canonical_name ("2.3_so 25BC-UBND_BC CCHC
+#       quy I.2023"), filename (canonical_name + extension), uploaded_by, created_at,
+#       checks: {type: {kind, media_type}, sha256, size, campaign_year,
+#                signature: {state: valid|untrusted|broken|modified|unreadable|absent,
+#                            signatures: [{field, state, intact, trusted, signer, issuer,
+#                                          signing_time, changed_after_signing, coverage,
+#                                          modification_level, summary}]},
+#                flags: [{code: doc_number_letter_suffix|doc_date_outside_year, detail}]}}
+#   evidence calls: submission.get_assessment_by_id(assessment_id, actor) (campaign_id,
+#       entries' codes; the caller's right to see it), submission.get_campaign(campaign_id)
+#       (year, catalog_id), criteria.get_catalog(catalog_id) (form_allowed),
+#       submission.attach_evidence(assessment_id, code, {id, name, sha256, checks}, actor),
+#       submission.detach_evidence(assessment_id, code, evidence_id, actor)
+#
 # notify:
 #   list_notifications(recipient: str | None) -> list[{id, channel, recipient, subject,
 #                                                      body, status, created_at}]

@@ -1,8 +1,257 @@
-"""Evidence service: files in object storage and their signature checks (tài liệu kiểm chứng)."""
+"""Evidence service: files in object storage and their signature checks (tài liệu kiểm chứng).
+
+File bytes never come over the bus: the gateway streams an upload into the store and
+calls ``add_evidence`` with what it saw (hash, size, type). The lock of the window is
+the submission service's to decide: every upload and delete asks it first, or undoes
+its own write when it refuses.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nameko.exceptions import get_module_path
+from nameko.exceptions import registry as exception_registry
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from services.common.base import ServiceBase
-from services.common.contracts import EVIDENCE
+from services.common.contracts import CRITERIA, EVIDENCE, SUBMISSION
+from services.common.errors import DomainError, invalid, not_found
+from services.common.validation import parse
+from services.evidence import domain
+from services.evidence.files import EvidenceFiles
+from services.evidence.models import Document, Evidence
+from services.evidence.schemas import Actor, EvidenceMeta, StoredUpload
+from services.evidence.signatures import ABSENT
+
+SWEEP_SECONDS = 600
+ORPHAN_AGE = timedelta(hours=1)
+
+
+def _domain_error(code: str, detail: str, status: Any = 422, extra: Any = None) -> DomainError:
+    # nameko stringifies exception arguments on the wire ("423"): made whole again here.
+    return DomainError(code, detail, int(status), extra if isinstance(extra, dict) else {})
+
+
+# A DomainError raised by the submission service comes back as itself (code and status
+# kept) rather than as nameko's generic RemoteError, so refusals pass through unchanged.
+exception_registry[get_module_path(DomainError)] = _domain_error
+
+
+def _refused_type(kind: str) -> DomainError:
+    return DomainError(
+        "file_type_refused",
+        "Chỉ nhận tệp PDF hoặc ảnh (JPEG, PNG); tệp nén, tệp Word/Excel (trừ biểu mẫu) và "
+        "tệp chạy được không được nhận / only PDF, JPEG and PNG are accepted; archives, "
+        "office files (except required forms) and executables are refused",
+        415, {"kind": kind},
+    )
+
+
+def _view(row: Evidence, document: Document) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "assessment_id": row.assessment_id,
+        "code": row.code,
+        "sha256": row.sha256,
+        "size": document.size,
+        "kind": document.kind,
+        "media_type": document.media_type,
+        "doc_number": row.doc_number,
+        "doc_date": row.doc_date.isoformat() if row.doc_date else None,
+        "title": row.title,
+        "section": row.section,
+        "original_name": row.original_name,
+        "canonical_name": row.canonical_name,
+        "filename": row.canonical_name + domain.EXTENSIONS.get(document.kind, ""),
+        "checks": row.checks,
+        "uploaded_by": row.uploaded_by,
+        # SQLite hands datetimes back without their zone; they are stored in UTC.
+        "created_at": (row.created_at if row.created_at.tzinfo
+                       else row.created_at.replace(tzinfo=UTC)).astimezone(UTC).isoformat(),
+    }
 
 
 class Service(ServiceBase):
     name = EVIDENCE
+
+    files = EvidenceFiles()
+    submission = RpcProxy(SUBMISSION)
+    criteria = RpcProxy(CRITERIA)
+
+    @rpc(expected_exceptions=DomainError)
+    def add_evidence(self, assessment_id: int, code: str, upload: dict[str, Any],
+                     meta: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        """Record a stored upload as evidence of one criterion, then attach it to the entry."""
+        stored = parse(StoredUpload, upload)
+        if not self.files.exists(stored.sha256):
+            raise DomainError("upload_missing",
+                              "Không thấy tệp đã tải lên / the uploaded file is not in the store",
+                              422)
+        # Any refusal before the evidence is recorded drops the stored file, unless other
+        # evidence already links to the same content.
+        try:
+            data = parse(EvidenceMeta, meta)
+            who = parse(Actor, actor)
+            if stored.kind not in domain.ACCEPTED | {domain.OFFICE}:
+                raise _refused_type(stored.kind)
+            context = self._criterion_context(assessment_id, code, who.model_dump())
+            if not domain.type_accepted(stored.kind, context["form_allowed"]):
+                raise _refused_type(stored.kind)
+        except DomainError:
+            self._forget_if_unused(stored.sha256)
+            raise
+
+        try:
+            row, created = self._record(assessment_id, code, stored, data, who.username,
+                                        context["year"])
+        except IntegrityError:
+            # The same file for the same criterion, sent twice at once: the other won.
+            row, created = self._record(assessment_id, code, stored, data, who.username,
+                                        context["year"])
+        view = self.get_evidence(row.id)
+        try:
+            # Asked even for a file already linked: after the lock, nothing is "uploaded".
+            self.submission.attach_evidence(
+                assessment_id, code, {"id": view["id"], "name": view["filename"],
+                                      "sha256": view["sha256"], "checks": view["checks"]},
+                who.model_dump())
+        except DomainError:
+            if created:
+                self._unlink(row.id)
+            raise
+        return view
+
+    @rpc(expected_exceptions=DomainError)
+    def get_evidence(self, evidence_id: int) -> dict[str, Any]:
+        with self.db.begin():
+            row = self.db.get(Evidence, evidence_id)
+            if row is None:
+                raise not_found("tài liệu kiểm chứng / evidence", str(evidence_id))
+            return _view(row, self.db.get(Document, row.sha256))
+
+    @rpc
+    def list_evidence(self, assessment_id: int, code: str | None = None) -> list[dict[str, Any]]:
+        query = (select(Evidence, Document).join(Document)
+                 .where(Evidence.assessment_id == assessment_id)
+                 .order_by(Evidence.code, Evidence.id))
+        if code is not None:
+            query = query.where(Evidence.code == code)
+        with self.db.begin():
+            return [_view(row, document) for row, document in self.db.execute(query)]
+
+    @rpc(expected_exceptions=DomainError)
+    def remove_evidence(self, assessment_id: int, code: str, evidence_id: int,
+                        actor: dict[str, Any]) -> None:
+        """Detach first: the submission service refuses once the window is locked (423)."""
+        with self.db.begin():
+            row = self.db.get(Evidence, evidence_id)
+            if row is None or row.assessment_id != assessment_id or row.code != code:
+                raise not_found("tài liệu kiểm chứng / evidence", str(evidence_id))
+        self.submission.detach_evidence(assessment_id, code, evidence_id,
+                                        parse(Actor, actor).model_dump())
+        self._unlink(evidence_id)
+
+    @rpc(expected_exceptions=DomainError)
+    def discard_upload(self, sha256: str) -> bool:
+        """The gateway stored a file but could not record it: drop it unless it is used."""
+        if not domain.is_sha256(sha256):
+            raise invalid("sha256 không hợp lệ / not a SHA-256 hex digest")
+        return self._forget_if_unused(sha256)
+
+    @timer(interval=SWEEP_SECONDS)
+    def sweep_orphans(self) -> None:
+        """Drop files nobody recorded: a gateway that died mid-upload, or an RPC that timed
+        out after the file was stored. Old enough that no upload is still on its way."""
+        self.sweep_before(datetime.now(UTC) - ORPHAN_AGE)
+
+    def sweep_before(self, moment: datetime) -> None:
+        incoming, hashes = self.files.stale(moment)
+        for key in incoming:
+            self.files.store.delete(key)
+        for start in range(0, len(hashes), 500):
+            batch = hashes[start:start + 500]
+            with self.db.begin():
+                known = set(self.db.scalars(select(Document.sha256)
+                                            .where(Document.sha256.in_(batch))))
+            for sha256 in set(batch) - known:
+                self.files.delete(sha256)
+
+    def _criterion_context(self, assessment_id: int, code: str,
+                           actor: dict[str, Any]) -> dict[str, Any]:
+        """The campaign's year and whether the criterion asks for a form.
+
+        Asked of the services that own them: the assessment (403/404 when the caller may
+        not see it), its campaign, and the criterion in the campaign's set.
+        """
+        assessment = self.submission.get_assessment_by_id(assessment_id, actor)
+        if code not in {e["code"] for e in assessment.get("entries", [])}:
+            raise not_found("tiêu chí / criterion", code)
+        campaign = self.submission.get_campaign(assessment["campaign_id"])
+        catalog = self.criteria.get_catalog(campaign["catalog_id"])
+        node = domain.find_node(catalog.get("nodes", []), code) or {}
+        return {"year": campaign.get("year"), "form_allowed": bool(node.get("form_allowed"))}
+
+    def _record(self, assessment_id: int, code: str, stored: StoredUpload,
+                data: EvidenceMeta, username: str, year: int | None) -> tuple[Evidence, bool]:
+        with self.db.begin():
+            document = self.db.get(Document, stored.sha256)
+        signature: dict[str, Any] = {}
+        if document is None:
+            signature = (self.files.check_signatures(stored.sha256) if stored.kind == domain.PDF
+                         else {"state": ABSENT, "signatures": [], "applies": False})
+        with self.db.begin():
+            existing = self.db.scalar(select(Evidence).where(
+                Evidence.assessment_id == assessment_id, Evidence.code == code,
+                Evidence.sha256 == stored.sha256))
+            if existing is not None:
+                return existing, False
+            document = self.db.get(Document, stored.sha256)
+            if document is None:
+                document = Document(sha256=stored.sha256, size=stored.size, kind=stored.kind,
+                                    media_type=domain.MEDIA_TYPES[stored.kind],
+                                    signature=signature, created_at=datetime.now(UTC))
+                self.db.add(document)
+            checks = {
+                "type": {"kind": document.kind, "media_type": document.media_type},
+                "signature": document.signature,
+                "flags": domain.flags(data.doc_number, data.doc_date, year),
+                "campaign_year": year,
+                "sha256": document.sha256,
+                "size": document.size,
+            }
+            row = Evidence(
+                sha256=stored.sha256, assessment_id=assessment_id, code=code,
+                doc_number=data.doc_number, doc_date=data.doc_date, title=data.title,
+                section=data.section, original_name=stored.original_name,
+                canonical_name=domain.canonical_name(code, data.doc_number, data.title),
+                checks=checks, uploaded_by=username, created_at=datetime.now(UTC),
+            )
+            self.db.add(row)
+        return row, True
+
+    def _unlink(self, evidence_id: int) -> None:
+        with self.db.begin():
+            row = self.db.get(Evidence, evidence_id)
+            sha256 = row.sha256 if row is not None else None
+            if row is not None:
+                self.db.delete(row)
+        if sha256 is not None:
+            self._forget_if_unused(sha256)
+
+    def _forget_if_unused(self, sha256: str) -> bool:
+        """Delete the stored object (and its document row) when no evidence links to it."""
+        with self.db.begin():
+            used = self.db.scalar(select(func.count()).select_from(Evidence)
+                                  .where(Evidence.sha256 == sha256))
+            if used:
+                return False
+            document = self.db.get(Document, sha256)
+            if document is not None:
+                self.db.delete(document)
+        self.files.delete(sha256)
+        return True

@@ -26,6 +26,9 @@ class IdentitySettings(BaseSettings):
     keycloak_admin_password: str | None = None
     keycloak_admin_realm: str = "master"
 
+    # Encrypts the local provider's private keys in the database (PEM, PKCS#8).
+    signing_key_passphrase: str | None = None
+
     # Keycloak's defaults are 5 and 30 minutes; sessions here last a working stretch.
     access_token_seconds: int = 900
     refresh_token_seconds: int = 1800

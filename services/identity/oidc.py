@@ -12,6 +12,7 @@ import json
 import secrets
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from eventlet import tpool
@@ -20,17 +21,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Request, Response
 
-from services.identity import tokens
+from services.identity import signin, tokens
 from services.identity.config import IdentitySettings
 from services.identity.domain import (
     access_claims,
     credentials_version,
+    hash_password,
     refresh_claims,
-    retry_after,
     userinfo,
     verify_password,
 )
-from services.identity.models import SigningKey, SignInThrottle, User, as_utc, throttle_state
+from services.identity.models import SigningKey, User, as_utc
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -44,7 +45,7 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
 
 # --- Keys ------------------------------------------------------------------------------
 
-def active_keys(session: Session) -> list[SigningKey]:
+def active_keys(session: Session, cfg: IdentitySettings) -> list[SigningKey]:
     """Keys not retired, newest first; creates the first one on a new installation."""
     with session.begin():
         keys = list(session.scalars(
@@ -52,21 +53,21 @@ def active_keys(session: Session) -> list[SigningKey]:
             .order_by(SigningKey.created_at.desc())
         ))
         if not keys:
-            keys = [_add_key(session)]
+            keys = [_add_key(session, cfg)]
     return keys
 
 
-def _add_key(session: Session) -> SigningKey:
-    kid, pem = tokens.new_private_pem()
+def _add_key(session: Session, cfg: IdentitySettings) -> SigningKey:
+    kid, pem = tokens.new_private_pem(cfg.signing_key_passphrase)
     key = SigningKey(kid=kid, private_pem=pem, created_at=datetime.now(UTC))
     session.add(key)
     return key
 
 
-def rotate(session: Session) -> str:
+def rotate(session: Session, cfg: IdentitySettings) -> str:
     """A new key signs from now on; the older ones still verify the tokens they signed."""
     with session.begin():
-        key = _add_key(session)
+        key = _add_key(session, cfg)
     return key.kid
 
 
@@ -90,8 +91,9 @@ def discovery(cfg: IdentitySettings) -> Response:
     })
 
 
-def certs(session: Session) -> Response:
-    return _json({"keys": [tokens.public_jwk(k.kid, k.private_pem) for k in active_keys(session)]})
+def certs(session: Session, cfg: IdentitySettings) -> Response:
+    return _json({"keys": [tokens.public_jwk(k.kid, k.private_pem, cfg.signing_key_passphrase)
+                           for k in active_keys(session, cfg)]})
 
 
 def token(session: Session, cfg: IdentitySettings, request: Request) -> Response:
@@ -122,8 +124,9 @@ def user_info(session: Session, cfg: IdentitySettings, request: Request) -> Resp
     if not header.lower().startswith("bearer "):
         return _oauth_error(401, "invalid_token", "Missing bearer token")
     try:
-        claims = tokens.verify(header[7:].strip(), _key_map(session), issuer=cfg.issuer(),
-                               audience=cfg.keycloak_client_id, typ="Bearer")
+        claims = tokens.verify(header[7:].strip(), _key_map(session, cfg), issuer=cfg.issuer(),
+                               audience=cfg.keycloak_client_id, typ="Bearer",
+                               passphrase=cfg.signing_key_passphrase)
     except (JWException, ValueError, TypeError, KeyError):
         return _oauth_error(401, "invalid_token", "Token verification failed")
     return _json(userinfo(claims))
@@ -132,25 +135,31 @@ def user_info(session: Session, cfg: IdentitySettings, request: Request) -> Resp
 # --- Grants ----------------------------------------------------------------------------
 
 def _password_grant(session: Session, username: str, password: str) -> User | None:
+    # Refused while locked even when reached directly, not only through the gateway.
+    if not password or signin.seconds_locked(session, username):
+        return None
     with session.begin():
         user = session.get(User, username)
-        throttle = session.get(SignInThrottle, username)
-        locked = retry_after(throttle_state(throttle), datetime.now(UTC)) > 0
-    # Refused while locked even when reached directly, not only through the gateway.
-    if user is None or locked or not password:
-        return None
+    # An unknown name costs the same argon2 work, so timing does not tell who exists.
     # argon2 is C work of ~0.2 s; in a real thread the other workers keep running.
-    if not tpool.execute(verify_password, user.password_hash, password):
+    password_hash = user.password_hash if user is not None else _decoy_hash()
+    if not tpool.execute(verify_password, password_hash, password) or user is None:
         return None
     return user
+
+
+@lru_cache(maxsize=1)
+def _decoy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def _refresh_grant(
     session: Session, cfg: IdentitySettings, refresh_token: str
 ) -> tuple[User, str] | None:
     try:
-        claims = tokens.verify(refresh_token, _key_map(session), issuer=cfg.issuer(),
-                               audience=cfg.issuer(), typ="Refresh")
+        claims = tokens.verify(refresh_token, _key_map(session, cfg), issuer=cfg.issuer(),
+                               audience=cfg.issuer(), typ="Refresh",
+                               passphrase=cfg.signing_key_passphrase)
     except (JWException, ValueError, TypeError, KeyError):
         return None
     if claims.get("azp") != cfg.keycloak_client_id:
@@ -164,12 +173,13 @@ def _refresh_grant(
     return user, str(claims["sid"])
 
 
-def _key_map(session: Session) -> dict[str, str]:
-    return {k.kid: k.private_pem for k in active_keys(session)}
+def _key_map(session: Session, cfg: IdentitySettings) -> dict[str, str]:
+    return {k.kid: k.private_pem for k in active_keys(session, cfg)}
 
 
 def _issue(session: Session, cfg: IdentitySettings, user: User, sid: str) -> dict[str, Any]:
-    key = active_keys(session)[0]
+    key = active_keys(session, cfg)[0]
+    passphrase = cfg.signing_key_passphrase
     now = int(time.time())
     profile = {
         "username": user.username, "full_name": user.full_name, "email": user.email,
@@ -185,10 +195,10 @@ def _issue(session: Session, cfg: IdentitySettings, user: User, sid: str) -> dic
                              credentials_version=credentials_version(
                                  as_utc(user.credentials_changed_at)))
     return {
-        "access_token": tokens.sign(access, key.kid, key.private_pem),
+        "access_token": tokens.sign(access, key.kid, key.private_pem, passphrase),
         "expires_in": cfg.access_token_seconds,
         "refresh_expires_in": cfg.refresh_token_seconds,
-        "refresh_token": tokens.sign(refresh, key.kid, key.private_pem),
+        "refresh_token": tokens.sign(refresh, key.kid, key.private_pem, passphrase),
         "token_type": "Bearer",
         "not-before-policy": 0,
         "session_state": sid,

@@ -10,8 +10,9 @@ from services.common.errors import DomainError
 from services.conftest import migrated_session
 from services.identity.accounts import KeycloakAccounts, keycloak_admin
 from services.identity.config import IdentitySettings
+from services.identity.issuance import PASSWORD_ELSEWHERE
 from services.identity.models import User
-from services.identity.service import PASSWORD_ELSEWHERE, Service
+from services.identity.service import Service
 from services.identity.tests.fake_keycloak import FakeKeycloak
 
 

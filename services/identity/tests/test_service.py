@@ -15,7 +15,7 @@ from services.common.outbox import outbox
 from services.conftest import migrated_session
 from services.identity.accounts import LocalAccounts
 from services.identity.domain import LockoutPolicy, after_failure, retry_after, verify_password
-from services.identity.models import SignInThrottle, User
+from services.identity.models import SigningKey, SignInThrottle, User
 from services.identity.service import Service
 
 
@@ -211,3 +211,57 @@ def test_list_users_by_unit_role_and_department(session: Session) -> None:
     assert [u["username"] for u in service.list_users(role="unit_leader")] == ["far", "lead"]
     assert [u["username"] for u in service.list_users(department_code="SNV")] == ["appr"]
     assert "password_hash" not in service.list_users()[0]
+
+
+def test_signing_keys_are_encrypted_at_rest_with_a_passphrase(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
+    environ = Request(EnvironBuilder().get_environ())
+    plain_kid = json.loads(service.oidc_certs(environ, realm="cchc").data)["keys"][0]["kid"]
+    monkeypatch.setenv("CCHC_SIGNING_KEY_PASSPHRASE", "bí mật của tỉnh")
+    new_kid = service.rotate_signing_key()["kid"]
+    stored = session.get(SigningKey, new_kid).private_pem
+    session.rollback()
+    assert stored.startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    # Both the older plain key and the encrypted one are published and sign.
+    keys = json.loads(service.oidc_certs(environ, realm="cchc").data)["keys"]
+    assert [k["kid"] for k in keys] == [new_kid, plain_kid]
+    service.create_user({"username": "u5", "full_name": "E", "roles": ["viewer"]},
+                        password="Good-pass-5")
+    good = service.oidc_token(_post_form(TOKEN_PATH, {
+        "grant_type": "password", "client_id": "cchc-gateway", "username": "U5",
+        "password": "Good-pass-5"}), realm="cchc")
+    token = json.loads(good.data)["access_token"]
+    assert jwt.JWT(jwt=token).token.jose_header["kid"] == new_kid
+    jwt.JWT(jwt=token, key=jwk.JWK(**keys[0]))  # raises if the signature were wrong
+
+
+def test_the_token_endpoint_refuses_a_locked_name_even_with_the_right_password(
+    session: Session,
+) -> None:
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
+    service.create_user({"username": "u7", "full_name": "G", "roles": ["viewer"]},
+                        password="Good-pass-7")
+    form = {"grant_type": "password", "client_id": "cchc-gateway", "username": "u7",
+            "password": "Good-pass-7"}
+    assert service.oidc_token(_post_form(TOKEN_PATH, form), realm="cchc").status_code == 200
+    for _ in range(5):
+        service.record_sign_in("u7", False, None)
+    assert service.oidc_token(_post_form(TOKEN_PATH, form), realm="cchc").status_code == 401
+
+
+def test_stale_sign_in_counts_are_purged_and_live_locks_kept(session: Session) -> None:
+    service = worker_factory(Service, db=session, accounts=LocalAccounts())
+    old = datetime.now(UTC) - timedelta(hours=2)
+    session.add_all([
+        SignInThrottle(username="stale", failures=2, window_started_at=old, locked_until=None),
+        SignInThrottle(username="locked", failures=5, window_started_at=old,
+                       locked_until=datetime.now(UTC) + timedelta(minutes=5)),
+    ])
+    session.commit()
+    service.record_sign_in("recent", False, None)
+    service.purge_sign_in_counts()
+    left = sorted(session.scalars(select(SignInThrottle.username)))
+    session.rollback()
+    assert left == ["locked", "recent"]
