@@ -327,7 +327,7 @@ class Service(ServiceBase):
             found, entry, node, window = self._writable_entry(assessment_id, code, who)
             before = entry_snapshot(entry)
             kept = [e for e in entry.evidence if str(e["id"]) != str(ref.id)]
-            entry.evidence = [*kept, ref.model_dump()]
+            entry.evidence = [*kept, ref.model_dump(exclude_none=True)]
             campaign = self._campaign(found.campaign_id)
             return self._entry_written(found, entry, node, campaign, who, "attach_evidence",
                                        before), window

@@ -145,8 +145,12 @@ def test_completion_needs_explanation_and_required_evidence(service, campaign):
     service.save_entry(c["X1"], "1.1", {"explanation": "Mục II KH 12/KH-UBND"}, LEADER)
     err = fail(service.complete_entry, c["X1"], "1.1", LEADER)
     assert (err.code, err.status) == ("evidence_missing", 422)
-    service.attach_evidence(c["X1"], "1.1", {"id": "ev-1", "name": "1.1_12KH-UBND_KH.pdf"},
-                            LEADER)
+    attached = service.attach_evidence(
+        c["X1"], "1.1", {"id": "ev-1", "name": "1.1_12KH-UBND_KH.pdf", "sha256": "b" * 64,
+                         "checks": {"type": "pdf", "signatures": []}}, LEADER)
+    assert attached["evidence"] == [{"id": "ev-1", "name": "1.1_12KH-UBND_KH.pdf",
+                                     "sha256": "b" * 64,
+                                     "checks": {"type": "pdf", "signatures": []}}]
     done = service.complete_entry(c["X1"], "1.1", LEADER)
     assert done["status"] == "complete"
     # Taking the only required evidence away undoes completion.
