@@ -116,7 +116,8 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #   complete_entry(assessment_id, code, actor, if_match=None, idempotency_key=None)
 #       -> entry + totals; 422 "explanation_missing" | "evidence_missing" |
 #       "score_missing" with extra {"reasons": [...]}
-#   attach_evidence(assessment_id, code, evidence: {id, name}, actor) -> entry + totals
+#   attach_evidence(assessment_id, code, evidence: {id, name, sha256?, checks?}, actor)
+#       -> entry + totals
 #   detach_evidence(assessment_id, code, evidence_id, actor) -> entry + totals
 #       (called by the evidence service; same scope and lock as a save)
 #   submit(assessment_id, data: {signed_summary: {ref, filename, sha256, size},
