@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nameko.exceptions import get_module_path
-from nameko.exceptions import registry as exception_registry
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import func, select
@@ -30,16 +28,6 @@ from services.evidence.signatures import ABSENT
 
 SWEEP_SECONDS = 600
 ORPHAN_AGE = timedelta(hours=1)
-
-
-def _domain_error(code: str, detail: str, status: Any = 422, extra: Any = None) -> DomainError:
-    # nameko stringifies exception arguments on the wire ("423"): made whole again here.
-    return DomainError(code, detail, int(status), extra if isinstance(extra, dict) else {})
-
-
-# A DomainError raised by the submission service comes back as itself (code and status
-# kept) rather than as nameko's generic RemoteError, so refusals pass through unchanged.
-exception_registry[get_module_path(DomainError)] = _domain_error
 
 
 def _refused_type(kind: str) -> DomainError:

@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from nameko.exceptions import get_module_path
-from nameko.exceptions import registry as exception_registry
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import case, func, select, update
@@ -45,18 +43,6 @@ from services.submission.schemas import (
 )
 
 WORK = Callable[[], tuple[dict[str, Any], Window | None]]
-
-
-
-def _domain_error(code: str, detail: str, status: Any = 422, extra: Any = None) -> DomainError:
-    # nameko sends exception arguments as text: the status comes back as "422".
-    return DomainError(code, detail, int(status), extra if isinstance(extra, dict) else {})
-
-
-# A DomainError raised by criteria (score_rejected, not_found) must reach our caller
-# as itself, with its code and status, not as nameko's opaque RemoteError (a 500).
-# The evidence service registers the same; it belongs in services.common.errors.
-exception_registry[get_module_path(DomainError)] = _domain_error
 
 
 class Service(ServiceBase):
