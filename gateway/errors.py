@@ -28,11 +28,10 @@ def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONR
 
 def from_remote(exc: RemoteError) -> Problem:
     """A service's ``DomainError`` keeps its code and status; anything else is our fault."""
-    if exc.exc_type == "DomainError" and len(exc.args_) >= 3:
-        code, detail, status = exc.args_[:3]
-        extra = exc.args_[3] if len(exc.args_) > 3 and isinstance(exc.args_[3], dict) else {}
-        return Problem(int(status), str(code), str(detail), **extra)
-    return Problem(500, "internal_error", "Lỗi hệ thống / internal error")
+    error = exc.domain_error
+    if error is None:
+        return Problem(500, "internal_error", "Lỗi hệ thống / internal error")
+    return Problem(error.status, error.code, error.detail, **error.extra)
 
 
 def install(app: FastAPI) -> None:

@@ -25,6 +25,8 @@ from aio_pika.abc import AbstractIncomingMessage
 from aiormq.exceptions import DeliveryError
 from prometheus_client import Counter, Histogram
 
+from services.common.errors import DomainError
+
 RPC_EXCHANGE = "nameko-rpc"
 
 RPC_CALLS = Counter(
@@ -55,6 +57,16 @@ class RemoteError(RpcError):
         self.exc_type = exc_type
         self.value = value
         self.args_ = args
+
+    @property
+    def domain_error(self) -> DomainError | None:
+        """The service's deliberate refusal, rebuilt with its types; None for a bug."""
+        if self.exc_type != "DomainError" or not 2 <= len(self.args_) <= 4:
+            return None
+        try:
+            return DomainError(*self.args_)
+        except (TypeError, ValueError):
+            return None
 
 
 class RpcClient:

@@ -119,3 +119,29 @@ def test_only_admins_upload(http: httpx.Client, make_user) -> None:
                         headers={**staff, "Content-Type": "application/yaml"})
     assert refused.status_code == 403
     assert http.get("/api/v1/catalogs", headers=staff).status_code == 200
+
+
+def test_a_set_a_campaign_uses_changes_only_as_a_new_version(
+    http: httpx.Client, admin_headers: dict
+) -> None:
+    headers = {**admin_headers, "Content-Type": "application/yaml"}
+    cid = http.post("/api/v1/catalogs", content=SET_YAML.encode(), headers=headers).json()["id"]
+    unit = "X-HUONGHO"
+    assert http.post("/api/v1/units", headers=admin_headers, json=[
+        {"code": unit, "name": "Phường Hương Hồ", "type": "commune"}]).status_code == 200
+    edited = SET_YAML.replace("Kiểm tra công tác CCHC", "Kiểm tra, giám sát công tác CCHC")
+    before_use = http.put(f"/api/v1/catalogs/{cid}", content=edited.encode(), headers=headers)
+    assert before_use.json() == {"id": cid, "version": 1, "new_version": False}
+    campaign = http.post("/api/v1/campaigns", headers=admin_headers, json={
+        "name": "Đánh giá CCHC cấp xã 2023", "year": 2023, "catalog_id": cid,
+        "unit_codes": [unit], "windows": {"self_assessment": {
+            "opens_at": "2023-09-14T08:00:00+07:00", "locks_at": "2023-10-05T17:00:00+07:00"}}})
+    assert campaign.status_code == 201, campaign.text
+    assert http.get(f"/api/v1/catalogs/{cid}", headers=admin_headers).json()["in_use"] is True
+    after_use = http.put(f"/api/v1/catalogs/{cid}", content=SET_YAML.encode(), headers=headers)
+    assert after_use.status_code == 200
+    assert after_use.json()["new_version"] is True and after_use.json()["version"] == 2
+    kept = http.get(f"/api/v1/catalogs/{cid}", headers=admin_headers).json()
+    assert kept["nodes"][0]["children"][2]["title"] == "Kiểm tra, giám sát công tác CCHC"
+    new = http.get(f"/api/v1/catalogs/{after_use.json()['id']}", headers=admin_headers).json()
+    assert new["derived_from"] == cid and new["in_use"] is False

@@ -282,6 +282,51 @@ def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
     assert complete(http, aid, "2.2", staff).status_code in (403, 423)
 
 
+def _pdf(text_line: str) -> bytes:
+    from io import BytesIO
+
+    from reportlab.pdfgen import canvas
+
+    out = BytesIO()
+    page = canvas.Canvas(out)
+    page.drawString(72, 720, text_line)
+    page.save()
+    return out.getvalue()
+
+
+def upload(http: httpx.Client, aid: int, code: str, headers: dict[str, str]) -> httpx.Response:
+    return http.post(f"/api/v1/assessments/{aid}/entries/{code}/evidence", headers=headers,
+                     files={"file": ("ke-hoach.pdf", _pdf(f"Ke hoach {code}"),
+                                     "application/pdf")},
+                     data={"doc_number": "12/KH-UBND", "doc_date": "2025-01-05",
+                           "title": "Kế hoạch CCHC năm 2025", "section": "Mục II"})
+
+
+def test_evidence_uploaded_through_the_gateway_completes_an_entry_until_sent(
+    http, unit, campaign, make_user
+) -> None:
+    code = unit()
+    aid = campaign([code])[code]
+    _, leader = make_user("unit_leader", unit_code=code)
+    put(http, aid, "1.1", {"option": "Chậm", "explanation": "KH 12/KH-UBND, mục II"}, leader)
+    assert complete(http, aid, "1.1", leader).json()["code"] == "evidence_missing"
+    uploaded = upload(http, aid, "1.1", leader)
+    assert uploaded.status_code == 201, uploaded.text
+    entry = next(e for e in http.get(f"/api/v1/assessments/{aid}", headers=leader)
+                 .json()["entries"] if e["code"] == "1.1")
+    assert [e["id"] for e in entry["evidence"]] == [uploaded.json()["id"]]
+    assert complete(http, aid, "1.1", leader).status_code == 200
+    summary = http.get(f"/api/v1/assessments/{aid}/summary.xlsx", headers=leader)
+    assert summary.status_code == 200
+    _finish(http, aid, code, leader)
+    sent = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader,
+                     files={"signed_summary": ("ky.pdf", _pdf("da ky"), "application/pdf")},
+                     data={"proposed_classification": "Tốt"})
+    assert sent.status_code == 200, sent.text
+    late = upload(http, aid, "1.2", leader)
+    assert (late.status_code, late.json()["code"]) == (423, "assessment_submitted")
+
+
 def _submission_db() -> Any:
     return create_engine(f"{PG}/{DB_PREFIX}submission")
 

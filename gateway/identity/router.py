@@ -71,8 +71,9 @@ async def _gate(rpc_: RpcClient, username: str) -> JSONResponse | None:
     try:
         await rpc_.call(IDENTITY, "sign_in_gate", username)
     except RemoteError as exc:
-        if exc.args_ and exc.args_[0] == "account_locked":
-            return _locked_response(int(exc.args_[3]["retry_after"]), str(exc.args_[1]))
+        error = exc.domain_error
+        if error is not None and error.code == "account_locked":
+            return _locked_response(int(error.extra["retry_after"]), error.detail)
         raise
     return None
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from nameko.events import EventDispatcher
+from nameko.exceptions import get_module_path
+from nameko.exceptions import registry as exception_registry
 from nameko.rpc import rpc
 from nameko.timer import timer
 from nameko.web.handlers import http
@@ -14,8 +16,14 @@ from werkzeug.wrappers import Request, Response
 
 from services.common.config import settings
 from services.common.db import Database
+from services.common.errors import DomainError
 from services.common.metrics import EntrypointMetrics
 from services.common.outbox import publish_pending
+
+# A DomainError raised by a service this one calls (criteria's score_rejected, the
+# submission lock's window_locked) reaches our caller as itself, with its code, status
+# and extras, rather than as nameko's opaque RemoteError, which would be a 500.
+exception_registry[get_module_path(DomainError)] = DomainError
 
 
 class ServiceBase:

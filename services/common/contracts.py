@@ -86,6 +86,52 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #   compute_result(catalog_id: int, scores: {code: str | None}, not_applicable: [code])
 #       -> {"total": str, "max": str, "index": str, "classification": str | None}
 #
+# submission (actor = the gateway's Principal.as_actor(): {username, roles, unit_code,
+# department_code}; times ISO 8601 in Asia/Ho_Chi_Minh; decimals as strings; every
+# write is refused with 423 "window_locked" / "window_not_open" outside its window,
+# judged by the database's clock inside the write's transaction, 423
+# "assessment_submitted" once sent, 403 "forbidden_unit" / "not_assigned" / "leader_only"):
+#   create_campaign(data: {name, year, catalog_id, unit_codes, windows: {kind: {opens_at,
+#       locks_at}}}, actor) -> {"id": int}                    # admin; 422 unknown_units
+#   list_campaigns() -> list[{id, name, year, catalog_id}]
+#   get_campaign(campaign_id) -> {id, name, year, catalog_id, bands, units: [{unit_code,
+#       unit_name, assessment_id}], windows: {kind: {kind, opens_at, locks_at, state, is_open}}}
+#   add_window(campaign_id, data: {kind, opens_at, locks_at}, actor) -> window  # admin; 409
+#   progress(campaign_id) -> list[{assessment_id, unit_code, unit_name, status, submitted,
+#       submitted_at, total, done, last_change}]
+#   get_assessment(campaign_id, unit_code, actor) / get_assessment_by_id(assessment_id, actor)
+#       -> {id, campaign_id, unit_code, unit_name, status, round, version,
+#           proposed_classification, signed_summary, submitted_at, submitted_by,
+#           total, max, index, classification, entries: [{code, title, max, rule,
+#           evidence_rule, not_applicable_allowed, assignee, inputs, self_score,
+#           not_applicable, explanation, evidence: [{id, name}], status, returned,
+#           version, updated_at, updated_by, appraisal}]}
+#   assign(assessment_id, assignments: {code: username | None}, actor,
+#       idempotency_key=None) -> {"assigned": [{code, assignee, version}]}   # leader
+#   save_entry(assessment_id, code, data: {option | done+planned | count | self_score,
+#       not_applicable, explanation}, actor, if_match=None, idempotency_key=None)
+#       -> entry + {"totals": {total, max, index, classification}} (from criteria's
+#       compute_result); 422 "score_rejected" (from criteria), "not_applicable_not_allowed";
+#       409 "stale_version" {current_version}
+#   complete_entry(assessment_id, code, actor, if_match=None, idempotency_key=None)
+#       -> entry + totals; 422 "explanation_missing" | "evidence_missing" |
+#       "score_missing" with extra {"reasons": [...]}
+#   attach_evidence(assessment_id, code, evidence: {id, name, sha256?, checks?}, actor)
+#       -> entry + totals
+#   detach_evidence(assessment_id, code, evidence_id, actor) -> entry + totals
+#       (called by the evidence service; same scope and lock as a save)
+#   submit(assessment_id, data: {signed_summary: {ref, filename, sha256, size},
+#       proposed_classification}, actor, idempotency_key=None) -> assessment + result
+#       # leader; 422 "assessment_incomplete" {incomplete: [code]}, "unknown_classification"
+#   return_entries(assessment_id, codes: [code], actor) -> assessment   # admin; reopens
+#       the returned criteria for the supplement window
+#   history(assessment_id, actor) -> list[{id, code, action, actor, at, before, after}]
+#   summary(assessment_id, actor) -> {campaign, unit_code, unit_name, status, generated_at,
+#       total, max, index, classification, rows: [{code, title, depth, max, is_leaf, score,
+#       not_applicable, explanation, evidence: [name], status}]}
+#   Same Idempotency-Key (per username) twice -> the first answer, nothing changed;
+#   reused with another request -> 422 "idempotency_key_reused".
+#
 # evidence (tài liệu kiểm chứng). File bytes never cross the bus: the gateway streams an
 # upload into the store (services/evidence/storage.py: a folder, or S3 through minio),
 # content-addressed as "sha256/<hex>", and sends what it saw.
@@ -118,51 +164,6 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       (year, catalog_id), criteria.get_catalog(catalog_id) (form_allowed),
 #       submission.attach_evidence(assessment_id, code, {id, name, sha256, checks}, actor),
 #       submission.detach_evidence(assessment_id, code, evidence_id, actor)
-#
-# submission (actor = the gateway's Principal.as_actor(): {username, roles, unit_code,
-# department_code}; times ISO 8601 in Asia/Ho_Chi_Minh; decimals as strings; every
-# write is refused with 423 "window_locked" / "window_not_open" outside its window,
-# judged by the database's clock inside the write's transaction, 423
-# "assessment_submitted" once sent, 403 "forbidden_unit" / "not_assigned" / "leader_only"):
-#   create_campaign(data: {name, year, catalog_id, unit_codes, windows: {kind: {opens_at,
-#       locks_at}}}, actor) -> {"id": int}                    # admin; 422 unknown_units
-#   list_campaigns() -> list[{id, name, year, catalog_id}]
-#   get_campaign(campaign_id) -> {id, name, year, catalog_id, bands, units: [{unit_code,
-#       unit_name, assessment_id}], windows: {kind: {kind, opens_at, locks_at, state, is_open}}}
-#   add_window(campaign_id, data: {kind, opens_at, locks_at}, actor) -> window  # admin; 409
-#   progress(campaign_id) -> list[{assessment_id, unit_code, unit_name, status, submitted,
-#       submitted_at, total, done, last_change}]
-#   get_assessment(campaign_id, unit_code, actor) / get_assessment_by_id(assessment_id, actor)
-#       -> {id, campaign_id, unit_code, unit_name, status, round, version,
-#           proposed_classification, signed_summary, submitted_at, submitted_by,
-#           total, max, index, classification, entries: [{code, title, max, rule,
-#           evidence_rule, not_applicable_allowed, assignee, inputs, self_score,
-#           not_applicable, explanation, evidence: [{id, name}], status, returned,
-#           version, updated_at, updated_by, appraisal}]}
-#   assign(assessment_id, assignments: {code: username | None}, actor,
-#       idempotency_key=None) -> {"assigned": [{code, assignee, version}]}   # leader
-#   save_entry(assessment_id, code, data: {option | done+planned | count | self_score,
-#       not_applicable, explanation}, actor, if_match=None, idempotency_key=None)
-#       -> entry + {"totals": {total, max, index, classification}} (from criteria's
-#       compute_result); 422 "score_rejected" (from criteria), "not_applicable_not_allowed";
-#       409 "stale_version" {current_version} (a string: nameko stringifies error args)
-#   complete_entry(assessment_id, code, actor, if_match=None, idempotency_key=None)
-#       -> entry + totals; 422 "explanation_missing" | "evidence_missing" |
-#       "score_missing" with extra {"reasons": [...]}
-#   attach_evidence(assessment_id, code, evidence: {id, name}, actor) -> entry + totals
-#   detach_evidence(assessment_id, code, evidence_id, actor) -> entry + totals
-#       (called by the evidence service; same scope and lock as a save)
-#   submit(assessment_id, data: {signed_summary: {ref, filename, sha256, size},
-#       proposed_classification}, actor, idempotency_key=None) -> assessment + result
-#       # leader; 422 "assessment_incomplete" {incomplete: [code]}, "unknown_classification"
-#   return_entries(assessment_id, codes: [code], actor) -> assessment   # admin; reopens
-#       the returned criteria for the supplement window
-#   history(assessment_id, actor) -> list[{id, code, action, actor, at, before, after}]
-#   summary(assessment_id, actor) -> {campaign, unit_code, unit_name, status, generated_at,
-#       total, max, index, classification, rows: [{code, title, depth, max, is_leaf, score,
-#       not_applicable, explanation, evidence: [name], status}]}
-#   Same Idempotency-Key (per username) twice -> the first answer, nothing changed;
-#   reused with another request -> 422 "idempotency_key_reused".
 #
 # notify:
 #   list_notifications(recipient: str | None) -> list[{id, channel, recipient, subject,

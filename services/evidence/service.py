@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nameko.exceptions import deserialize_to_instance
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import func, select
@@ -29,12 +28,6 @@ from services.evidence.signatures import ABSENT
 
 SWEEP_SECONDS = 600
 ORPHAN_AGE = timedelta(hours=1)
-
-
-# A DomainError raised by the submission service comes back as itself (code and status
-# kept, though nameko turns the status into a string) rather than as a RemoteError, so
-# refusals pass through to the gateway unchanged.
-deserialize_to_instance(DomainError)
 
 
 def _refused_type(kind: str) -> DomainError:

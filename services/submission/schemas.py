@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
@@ -80,6 +80,9 @@ class EvidenceRef(BaseModel):
 
     id: str | int
     name: str = Field(min_length=1, max_length=500)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # The evidence service's file type, signature and document-number checks, shown as-is.
+    checks: dict[str, Any] | None = None
 
 
 class SignedSummary(BaseModel):

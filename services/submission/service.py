@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from nameko.exceptions import deserialize_to_instance
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import case, func, select, update
@@ -44,11 +43,6 @@ from services.submission.schemas import (
 )
 
 WORK = Callable[[], tuple[dict[str, Any], Window | None]]
-
-# A DomainError raised by criteria (score_rejected, not_found) must reach our caller
-# as itself, with its code and status, not as nameko's opaque RemoteError (a 500).
-# Belongs in services.common.errors for every service that calls another.
-deserialize_to_instance(DomainError)
 
 
 class Service(ServiceBase):
@@ -250,12 +244,8 @@ class Service(ServiceBase):
 
         def work() -> tuple[dict[str, Any], Window | None]:
             # Cheap refusals first, so a forbidden or late save costs no scoring call.
-            found = store.assessment(self.db, assessment_id)
-            nodes = store.nodes(self.db, found.campaign_id)
-            node = nodes.get(code)
-            if node is None or not node.is_leaf:
-                raise not_found("tiêu chí chấm điểm / scorable criterion", code)
-            current = store.entry(self.db, assessment_id, code)
+            found, current = store.assessment_and_entry(self.db, assessment_id, code)
+            node = store.nodes(self.db, found.campaign_id)[code]
             domain.check_write(who.model_dump(), found.unit_code, current.assignee)
             if body.not_applicable and not node.not_applicable_allowed:
                 raise DomainError(
@@ -331,7 +321,7 @@ class Service(ServiceBase):
             found, entry, node, window = self._writable_entry(assessment_id, code, who)
             before = entry_snapshot(entry)
             kept = [e for e in entry.evidence if str(e["id"]) != str(ref.id)]
-            entry.evidence = [*kept, ref.model_dump()]
+            entry.evidence = [*kept, ref.model_dump(exclude_none=True)]
             campaign = self._campaign(found.campaign_id)
             return self._entry_written(found, entry, node, campaign, who, "attach_evidence",
                                        before), window
@@ -515,7 +505,7 @@ class Service(ServiceBase):
         return who
 
     def _campaign(self, campaign_id: int) -> Campaign:
-        campaign = self.db.get(Campaign, campaign_id) if store.valid_id(campaign_id) else None
+        campaign = store.campaign(self.db, campaign_id)
         if campaign is None:
             raise not_found("đợt đánh giá / campaign", str(campaign_id))
         return campaign

@@ -36,6 +36,7 @@ from services.common.errors import DomainError, not_found
 from services.submission import domain
 from services.submission.models import (
     Assessment,
+    Campaign,
     Change,
     Entry,
     IdempotentResponse,
@@ -77,6 +78,42 @@ def nodes(session: Session, campaign_id: int) -> dict[str, Node]:
 def valid_id(value: Any) -> bool:
     """An id PostgreSQL's integer can hold; anything else is simply not found."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+
+
+_campaigns_cache: dict[tuple[str, int], Campaign] = {}
+
+
+def campaign(session: Session, campaign_id: int) -> Campaign | None:
+    """A campaign never changes once created (its windows are rows of their own)."""
+    if not valid_id(campaign_id):
+        return None
+    key = (str(session.get_bind().url), campaign_id)
+    cached = _campaigns_cache.get(key)
+    if cached is None:
+        cached = session.get(Campaign, campaign_id)
+        if cached is None:
+            return None
+        session.expunge(cached)
+        _campaigns_cache[key] = cached
+    return cached
+
+
+def assessment_and_entry(
+    session: Session, assessment_id: int, code: str
+) -> tuple[Assessment, Entry]:
+    """Both in one round trip, without locks: the cheap checks before any scoring call."""
+    if not valid_id(assessment_id):
+        raise not_found("bản đánh giá / assessment", str(assessment_id))
+    row = session.execute(
+        select(Assessment, Entry).outerjoin(
+            Entry, (Entry.assessment_id == Assessment.id) & (Entry.code == code))
+        .where(Assessment.id == assessment_id)
+    ).one_or_none()
+    if row is None:
+        raise not_found("bản đánh giá / assessment", str(assessment_id))
+    if row[1] is None:
+        raise not_found("tiêu chí / criterion", code)
+    return row[0], row[1]
 
 
 def assessment(session: Session, assessment_id: int, lock: str | None = None) -> Assessment:

@@ -145,8 +145,12 @@ def test_completion_needs_explanation_and_required_evidence(service, campaign):
     service.save_entry(c["X1"], "1.1", {"explanation": "Mục II KH 12/KH-UBND"}, LEADER)
     err = fail(service.complete_entry, c["X1"], "1.1", LEADER)
     assert (err.code, err.status) == ("evidence_missing", 422)
-    service.attach_evidence(c["X1"], "1.1", {"id": "ev-1", "name": "1.1_12KH-UBND_KH.pdf"},
-                            LEADER)
+    attached = service.attach_evidence(
+        c["X1"], "1.1", {"id": "ev-1", "name": "1.1_12KH-UBND_KH.pdf", "sha256": "b" * 64,
+                         "checks": {"type": "pdf", "signatures": []}}, LEADER)
+    assert attached["evidence"] == [{"id": "ev-1", "name": "1.1_12KH-UBND_KH.pdf",
+                                     "sha256": "b" * 64,
+                                     "checks": {"type": "pdf", "signatures": []}}]
     done = service.complete_entry(c["X1"], "1.1", LEADER)
     assert done["status"] == "complete"
     # Taking the only required evidence away undoes completion.
@@ -256,8 +260,7 @@ def test_a_domain_error_from_criteria_arrives_as_itself() -> None:
     sent = DomainError("score_rejected", "Điểm không hợp lệ / bad score", 422, {"reason": "x"})
     got = deserialize(serialize(sent))
     assert isinstance(got, DomainError)
-    # nameko turns numbers in exception arguments into strings on the way.
-    assert (got.code, int(got.status), got.extra) == ("score_rejected", 422, {"reason": "x"})
+    assert (got.code, got.status, got.extra) == ("score_rejected", 422, {"reason": "x"})
 
 
 def test_ids_out_of_range_are_not_found(service) -> None:
