@@ -195,6 +195,11 @@ def test_signed_pdf_is_stored_checked_and_downloaded(open_unit: Unit, ca: CA) ->
     signature = body["checks"]["signature"]
     assert signature["state"] == "valid"
     assert "UBND xã Hương Vinh" in signature["signatures"][0]["signer"]
+    entry = next(e for e in open_unit.http.get(f"/api/v1/assessments/{open_unit.aid}",
+                                               headers=open_unit.headers).json()["entries"]
+                 if e["code"] == "2.3")
+    shown = next(e for e in entry["evidence"] if e["id"] == body["id"])
+    assert shown["checks"]["signature"]["state"] == "valid"
     got = open_unit.http.get(f"/api/v1/evidence/{body['id']}", headers=open_unit.headers)
     assert got.status_code == 200
     assert got.content == data
