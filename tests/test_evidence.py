@@ -252,6 +252,7 @@ def test_office_file_where_the_criterion_asks_for_a_form(open_unit: Unit) -> Non
     created = open_unit.upload(_docx(), code="2.4", filename="bieu-mau.docx")
     assert created.status_code == 201, created.text
     assert created.json()["checks"]["type"]["kind"] == "office"
+    assert created.json()["filename"].endswith(".docx")
 
 
 def test_letter_suffix_and_date_outside_the_year(open_unit: Unit) -> None:

@@ -30,7 +30,9 @@ MEDIA_TYPES: Final = {
     PNG: "image/png",
     OFFICE: "application/octet-stream",
 }
-EXTENSIONS: Final = {PDF: ".pdf", JPEG: ".jpg", PNG: ".png", OFFICE: ""}
+EXTENSIONS: Final = {PDF: ".pdf", JPEG: ".jpg", PNG: ".png"}
+# An office form keeps the extension it came with, when it is one of these.
+OFFICE_EXTENSIONS: Final = frozenset({".doc", ".docx", ".xls", ".xlsx", ".odt", ".ods", ".rtf"})
 
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 # Names found in the first entries of OOXML (docx, xlsx, pptx) and ODF packages.
@@ -72,6 +74,14 @@ def find_node(nodes: list[dict[str, Any]], code: str) -> dict[str, Any] | None:
         if found is not None:
             return found
     return None
+
+
+def extension(kind: str, original_name: str | None) -> str:
+    """The file name's extension, from the content (an office form: from its own name)."""
+    if kind == OFFICE and original_name and "." in original_name:
+        ext = "." + original_name.rsplit(".", 1)[1].lower()
+        return ext if ext in OFFICE_EXTENSIONS else ""
+    return EXTENSIONS.get(kind, "")
 
 
 def type_accepted(kind: str, form_allowed: bool) -> bool:

@@ -55,7 +55,7 @@ def _view(row: Evidence, document: Document) -> dict[str, Any]:
         "section": row.section,
         "original_name": row.original_name,
         "canonical_name": row.canonical_name,
-        "filename": row.canonical_name + domain.EXTENSIONS.get(document.kind, ""),
+        "filename": row.canonical_name + domain.extension(document.kind, row.original_name),
         "checks": row.checks,
         "uploaded_by": row.uploaded_by,
         # SQLite hands datetimes back without their zone; they are stored in UTC.

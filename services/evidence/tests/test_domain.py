@@ -87,3 +87,11 @@ def test_canonical_name_is_short_and_safe() -> None:
     name = domain.canonical_name("2.3", "25/BC-UBND", "Đánh giá " * 40)
     assert len(name) <= 100
     assert not set('/\\:*?"<>|') & set(name)
+
+
+@pytest.mark.parametrize(("kind", "name", "ext"), [
+    ("pdf", "bao-cao.PDF", ".pdf"), ("pdf", "trick.docx", ".pdf"), ("jpeg", None, ".jpg"),
+    ("office", "Bieu mau.XLSX", ".xlsx"), ("office", "form.exe", ""), ("office", None, ""),
+])
+def test_extension_follows_the_content(kind: str, name: str | None, ext: str) -> None:
+    assert domain.extension(kind, name) == ext

@@ -129,7 +129,7 @@ def test_office_file_refused_unless_the_criterion_asks_for_a_form(service, sessi
 
     answer = upload(service, _docx(), code="5.1")
     assert answer["checks"]["type"]["kind"] == "office"
-    assert answer["filename"] == answer["canonical_name"]
+    assert answer["filename"] == answer["canonical_name"]  # its name, "bao cao.pdf", lies
 
 
 def test_unknown_criterion_or_unseen_assessment_keeps_nothing(service, session) -> None:
