@@ -15,7 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from minio import Minio
+from moto.server import ThreadedMotoServer
 
+from services.common.contracts import EVIDENCE
 from services.evidence.tests.pki import CA, plain_pdf, sign
 from tests.conftest import EVIDENCE_MAX_BYTES, EVIDENCE_TRUST_ROOTS
 from tests.system import System
@@ -334,3 +337,57 @@ def test_a_50_mb_upload_does_not_grow_the_gateway_by_50_mb(open_unit: Unit,
     grown = _peak_rss(pid) - before
     print(f"\ngateway peak RSS grew by {grown / 1e6:.1f} MB for a 50 MB upload")
     assert grown < 20 * MB
+
+
+# --- The same flow with the store in S3: moto's server on loopback, the real SDK ------
+
+
+@pytest.fixture
+def s3_system(system: System) -> Iterator[tuple[System, Minio, str]]:
+    """The session's gateway and evidence service restarted on S3, then put back."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    bucket = f"evidence-{uuid.uuid4().hex[:8]}"
+    s3_env = {"CCHC_EVIDENCE_STORE": "s3", "CCHC_EVIDENCE_S3_ENDPOINT": f"{host}:{port}",
+              "CCHC_EVIDENCE_S3_BUCKET": bucket, "CCHC_EVIDENCE_S3_ACCESS_KEY": "cchc",
+              "CCHC_EVIDENCE_S3_SECRET_KEY": "cchc-secret",
+              "CCHC_EVIDENCE_S3_REGION": "us-east-1"}
+    saved = dict(system.env)
+
+    def restart() -> None:
+        system.kill("gateway")
+        system.kill(EVIDENCE)
+        system.start_service(EVIDENCE)
+        system.start_gateway()
+        system.wait_ready()
+
+    system.env.update(s3_env)
+    try:
+        restart()
+        yield system, Minio(f"{host}:{port}", access_key="cchc", secret_key="cchc-secret",
+                            secure=False, region="us-east-1"), bucket
+    finally:
+        system.env.clear()
+        system.env.update(saved)
+        restart()
+        server.stop()
+
+
+def test_the_s3_store_through_the_whole_system(s3_system, open_unit: Unit, ca: CA) -> None:
+    _, client, bucket = s3_system
+    data = sign(plain_pdf("luu tren S3"), ca.signer())
+    created = open_unit.upload(data)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["checks"]["signature"]["state"] == "valid"
+    keys = [o.object_name for o in client.list_objects(bucket, recursive=True)]
+    assert keys == [f"sha256/{body['checks']['sha256']}"]
+    got = open_unit.http.get(f"/api/v1/evidence/{body['id']}", headers=open_unit.headers)
+    assert got.status_code == 200 and got.content == data
+    refused = open_unit.upload(_zip())
+    assert refused.status_code == 415
+    deleted = open_unit.http.delete(UPLOAD.format(aid=open_unit.aid, code="2.3")
+                                    + f"/{body['id']}", headers=open_unit.headers)
+    assert deleted.status_code == 204
+    assert list(client.list_objects(bucket, recursive=True)) == []
