@@ -26,6 +26,10 @@ import yaml
 from gateway.config import Settings as GatewaySettings
 from services.common.config import Settings as ServiceSettings
 from services.common.contracts import SERVICE_PORTS, SERVICES
+from services.evidence.files import CheckSettings as EvidenceCheckSettings
+from services.evidence.storage import StoreSettings as EvidenceStoreSettings
+
+SETTINGS = (ServiceSettings, GatewaySettings, EvidenceStoreSettings, EvidenceCheckSettings)
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
@@ -254,10 +258,11 @@ def test_services_migrate_before_they_start_and_read_secrets(rendered) -> None:
 
 def test_config_and_secret_keys_are_settings_the_code_reads(rendered) -> None:
     overlay, out, _ = rendered
-    fields = set(ServiceSettings.model_fields) | set(GatewaySettings.model_fields)
+    names = {(cls.model_config["env_prefix"] + field).upper()
+             for cls in SETTINGS for field in cls.model_fields}
     for config in out.of_kind("ConfigMap").values():
         for key in config["data"]:
-            assert key.removeprefix("CCHC_").lower() in fields, key
+            assert key in names, key
     referenced: dict[str, set[str]] = {}
     for deployment in out.of_kind("Deployment").values():
         for container in containers(deployment):
