@@ -1,7 +1,8 @@
-"""Does pg8000 yield to eventlet? N concurrent ``pg_sleep`` queries vs. the same run serially.
+"""Does the services' PostgreSQL driver yield to eventlet? N concurrent ``pg_sleep`` vs serial.
 
-The services run under eventlet and reach PostgreSQL through pg8000 (pure Python, so its
-socket waits go through eventlet's patched sockets). If it yields, N green threads each
+The services run under eventlet and reach PostgreSQL through psycopg2 made green by
+psycogreen (``services.common.db.make_engine`` applies it under eventlet). If it
+yields, N green threads each
 sleeping ``--nap`` seconds in the database finish in about one nap; if it blocked, they
 would take as long as running the queries one after another.
 
@@ -35,7 +36,7 @@ from services.common.db import make_engine  # noqa: E402
 
 PG = os.environ.get(
     "CCHC_BENCH_PG",
-    os.environ.get("CCHC_TEST_PG", "postgresql+pg8000://postgres:postgres@127.0.0.1:5432"),
+    os.environ.get("CCHC_TEST_PG", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432"),
 )
 
 
@@ -69,14 +70,14 @@ def main() -> None:
                 pool.spawn(nap_query, engine, nap)
             pool.waitall()
 
-        # Open the pool's connections first: pg8000's login (SCRAM) costs CPU, and the
+        # Open the pool's connections first: a connection's login (SCRAM) costs CPU, and the
         # question is whether waiting queries overlap, not how fast connections open.
         concurrent(0)
         one_by_one = timed(serial)
         together = timed(concurrent)
     finally:
         engine.dispose()
-    print(f"pg8000 under eventlet: {args.queries} x pg_sleep({args.nap:g})")
+    print(f"psycopg2 + psycogreen under eventlet: {args.queries} x pg_sleep({args.nap:g})")
     print(f"serial:     {one_by_one:6.2f} s")
     print(f"concurrent: {together:6.2f} s  (one nap is {args.nap:g} s)")
     print(f"serial/concurrent: {one_by_one / together:.1f}x "

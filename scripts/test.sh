@@ -17,7 +17,7 @@ if command -v rabbitmqctl >/dev/null; then
     rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null 2>&1 || true
 fi
 export CCHC_TEST_AMQP_URI="${CCHC_TEST_AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/$vhost}"
-export CCHC_TEST_PG="${CCHC_TEST_PG:-postgresql+pg8000://postgres:postgres@127.0.0.1:5432}"
+export CCHC_TEST_PG="${CCHC_TEST_PG:-postgresql+psycopg2://postgres:postgres@127.0.0.1:5432}"
 
 mkdir -p var/test-reports
 rm -f var/test-reports/*.xml

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from services.common.db import make_engine  # noqa: E402
 from services.common.migrate import upgrade  # noqa: E402
 
-PG = os.environ.get("CCHC_TEST_PG", "postgresql+pg8000://postgres:postgres@127.0.0.1:5432")
+PG = os.environ.get("CCHC_TEST_PG", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432")
 AMQP = os.environ.get("CCHC_TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from services.common.contracts import SERVICE_PORTS, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
-PG = os.environ.get("CCHC_TEST_PG", "postgresql+pg8000://postgres:postgres@127.0.0.1:5432")
+PG = os.environ.get("CCHC_TEST_PG", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432")
 AMQP = os.environ.get("CCHC_TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
 SLOT = int(os.environ.get("CCHC_TEST_SLOT", "0"))
 PORT_OFFSET = 10000 + 200 * SLOT

@@ -1,8 +1,11 @@
 """Database engines and a session per nameko worker.
 
 nameko-sqlalchemy has no SQLAlchemy 2 release, so this small provider takes its
-place. PostgreSQL is reached through pg8000: it is pure Python, so its socket I/O
-yields to eventlet and one slow query does not stall the other workers.
+place. PostgreSQL is reached through psycopg2 made green by psycogreen: libpq's
+waits go through eventlet's hub, so one slow query does not stall the other workers
+(services/common/tests/test_pg_yields.py proves they overlap). Measured side by side
+under eventlet it runs about three times the statements per second of pure-Python
+pg8000 (bench/pg_drivers.py).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from eventlet import patcher
 from nameko.extensions import DependencyProvider
+from psycogreen.eventlet import patch_psycopg
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +26,11 @@ from services.common.config import database_url
 
 
 def make_engine(url: str) -> Engine:
+    if url.startswith("postgresql") and patcher.is_monkey_patched("socket"):
+        # Under eventlet an unpatched psycopg2 would block the whole process on every
+        # query; patching here, where every engine is made, means no entry point can
+        # forget it. Without eventlet (migrations, tests' set-up) libpq blocks as usual.
+        patch_psycopg()
     if url.startswith("sqlite"):
         # One connection per process: SQLite's busy wait is a C sleep that eventlet
         # cannot switch out of, so two green threads contending for the write lock

@@ -1,4 +1,4 @@
-"""pg8000 must yield to eventlet, or one slow query stalls every worker of a service."""
+"""The PostgreSQL driver must yield to eventlet, or one slow query stalls every worker."""
 
 import time
 
