@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -138,6 +138,42 @@ def entry(session: Session, assessment_id: int, code: str, lock: bool = False) -
     if found is None:
         raise not_found("tiêu chí / criterion", code)
     return found
+
+
+def locked_for_write(
+    session: Session, assessment_id: int, code: str
+) -> tuple[Assessment, Entry, Window] | None:
+    """The assessment and its window FOR SHARE, the entry FOR UPDATE: one round trip.
+
+    The same rows and locks as ``assessment(lock="share")``, ``open_window`` and
+    ``entry(lock=True)`` one after the other, without the clock check, which the
+    caller makes next. None when any of them is missing (or the assessment changed
+    round while this waited for a lock): the caller then takes the step-by-step path,
+    which says which one.
+    """
+    query = (
+        select(Assessment, Entry, Window)
+        .join(Entry, (Entry.assessment_id == Assessment.id) & (Entry.code == code))
+        .join(Window, (Window.campaign_id == Assessment.campaign_id) & (Window.kind == case(
+            (Assessment.status == "returned", domain.SUPPLEMENT),
+            else_=domain.SELF_ASSESSMENT)))
+        .where(Assessment.id == assessment_id)
+        .execution_options(populate_existing=True)
+    )
+    if is_postgres(session):
+        # SQLAlchemy writes one locking clause; PostgreSQL takes one per table.
+        query = query.suffix_with("FOR SHARE OF assessments, windows FOR UPDATE OF entries")
+    row = session.execute(query).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def applicable_sums(session: Session, assessment_id: int) -> tuple[Any, Any]:
+    """Sum of the stored scores and of the maxima of the entries that apply, in SQL."""
+    row = session.execute(
+        select(func.sum(Entry.score), func.sum(Entry.max))
+        .where(Entry.assessment_id == assessment_id, Entry.not_applicable.is_(False))
+    ).one()
+    return row[0], row[1]
 
 
 def window_for(status: str) -> str:

@@ -110,6 +110,28 @@ def test_not_applicable_leaves_total_and_maximum(service, campaign):
     assert err.code == "not_applicable_not_allowed"
 
 
+def test_totals_match_the_criteria_services_compute_result(service, campaign, criteria,
+                                                           session):
+    """The totals are added up here; the criteria service must give the same answer."""
+    c = campaign()
+    steps = [("1.1", {"option": "Chậm"}), ("2.1", {"self_score": "1.75"}),
+             ("1.2", {"done": 1, "planned": 3}), ("2.2", {"count": 1}),
+             ("2.1", {"not_applicable": True}), ("1.1", {"option": "Đúng thời hạn"}),
+             ("1.2", {"done": 3, "planned": 3}), ("2.2", {"count": 0}),
+             ("2.1", {"not_applicable": False, "self_score": "2"})]
+    for code, body in steps:
+        saved = service.save_entry(c["X1"], code, body, LEADER)["totals"]
+        entries = session.scalars(select(Entry).where(Entry.assessment_id == c["X1"])).all()
+        expected = criteria.compute_result(
+            c["catalog_id"],
+            {e.code: None if e.score is None else str(e.score) for e in entries},
+            [e.code for e in entries if e.not_applicable])
+        assert saved == expected, (code, body)
+        got = service.get_assessment_by_id(c["X1"], LEADER)
+        assert {k: got[k] for k in expected} == expected
+    assert saved["classification"] == "Xuất sắc" and saved["index"] == "100.00"
+
+
 def test_stale_version_is_409(service, campaign):
     c = campaign()
     first = service.save_entry(c["X1"], "2.1", {"self_score": "1"}, LEADER, if_match="1")
