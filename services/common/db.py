@@ -2,7 +2,8 @@
 
 nameko-sqlalchemy has no SQLAlchemy 2 release, so this small provider takes its
 place. PostgreSQL is reached through pg8000: it is pure Python, so its socket I/O
-yields to eventlet and one slow query does not stall the other workers.
+yields to eventlet and one slow query does not stall the other workers. Two small
+patches below make it cheaper per statement (bench/deadline_rush.py measures them).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pg8000.core
 import pg8000.legacy
 from nameko.extensions import DependencyProvider
 from sqlalchemy import create_engine, event, text
@@ -49,6 +51,45 @@ def _cached_convert_paramstyle(style: str, query: str, args: Any) -> tuple[str, 
 
 
 pg8000.legacy.convert_paramstyle = _cached_convert_paramstyle
+
+_execute_unnamed = pg8000.core.CoreConnection.execute_unnamed
+
+
+def _pipelined_execute_unnamed(
+    self: pg8000.core.CoreConnection, statement: str, vals: Any = (), oids: Any = (),
+    stream: Any = None,
+) -> pg8000.core.Context:
+    """One statement with parameters in one round trip instead of pg8000's three.
+
+    pg8000 sends Parse and waits, then Describe and waits, then Bind and Execute. The
+    extended query protocol lets a client send the five messages (Parse, Describe,
+    Bind, Execute, Sync) at once: the server answers them in order, and after an error
+    it skips to the Sync, so the error arrives as before. Bind does not need Describe's
+    answer (values travel as text with the types pg8000 picks), and the row description
+    still comes before the rows. COPY keeps pg8000's own path.
+    """
+    if stream is not None:
+        return _execute_unnamed(self, statement, vals=vals, oids=oids, stream=stream)
+    context = pg8000.core.Context(statement)
+    # Before anything is written: a value pg8000 cannot send must not leave half a
+    # request in the socket's buffer.
+    params = pg8000.core.make_params(self.py_types, vals)
+    try:
+        self.send_PARSE(pg8000.core.NULL_BYTE, statement, oids)
+        self.send_DESCRIBE_STATEMENT(pg8000.core.NULL_BYTE)
+        self.send_BIND(pg8000.core.NULL_BYTE, params)
+        self.send_EXECUTE()
+        pg8000.core._write(self._sock, pg8000.core.SYNC_MSG)
+        pg8000.core._flush(self._sock)
+    except AttributeError as exc:
+        if self._sock is None:
+            raise pg8000.core.InterfaceError("connection is closed") from exc
+        raise
+    self.handle_messages(context)
+    return context
+
+
+pg8000.core.CoreConnection.execute_unnamed = _pipelined_execute_unnamed
 
 
 def make_engine(url: str) -> Engine:

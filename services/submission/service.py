@@ -242,23 +242,55 @@ class Service(ServiceBase):
         expected = domain.parse_if_match(if_match)
         inputs = domain.score_inputs(body.model_dump())
 
-        def work() -> tuple[dict[str, Any], Window | None]:
-            # Cheap refusals first, so a forbidden or late save costs no scoring call.
-            found, current = store.assessment_and_entry(self.db, assessment_id, code)
-            node = store.nodes(self.db, found.campaign_id)[code]
-            domain.check_write(who.model_dump(), found.unit_code, current.assignee)
+        def refuse_not_applicable(node: Node) -> None:
             if body.not_applicable and not node.not_applicable_allowed:
                 raise DomainError(
                     "not_applicable_not_allowed",
                     f"Tiêu chí {code} không được đánh dấu không áp dụng / "
                     f"criterion {code} cannot be marked not applicable", 422)
-            campaign = self._campaign(found.campaign_id)
+
+        def known() -> tuple[Campaign, Node, Decimal | None] | None:
+            """Campaign, criterion and score, when this process needs no read and no call."""
+            campaign_id = store.known_campaign(self.db, assessment_id)
+            if campaign_id is None:
+                return None
+            node = store.nodes(self.db, campaign_id).get(code)
+            if node is None or not node.is_leaf:
+                return None
+            campaign = self._campaign(campaign_id)
             score = None
             if inputs:
-                score = Decimal(
-                    self.criteria.score_entry(campaign.catalog_id, code, inputs)["score"])
+                score = store.known_score(self.db, campaign.catalog_id, code, inputs)
+                if score is None:
+                    return None
+            return campaign, node, score
 
-            locked = store.locked_for_write(self.db, assessment_id, code)
+        def work() -> tuple[dict[str, Any], Window | None]:
+            ready = known()
+            if ready is not None:
+                # Nothing to ask the criteria service: straight to the locked rows, where
+                # the same checks run in the same order as below.
+                campaign, node, score = ready
+                locked = store.locked_for_write(self.db, assessment_id, code)
+                if locked is not None:
+                    found, entry, window = locked
+                    domain.check_write(who.model_dump(), found.unit_code, entry.assignee)
+                    refuse_not_applicable(node)
+            else:
+                # Cheap refusals first, so a forbidden save costs no scoring call.
+                found, current = store.assessment_and_entry(self.db, assessment_id, code)
+                store.remember_campaign(self.db, assessment_id, found.campaign_id)
+                node = store.nodes(self.db, found.campaign_id)[code]
+                domain.check_write(who.model_dump(), found.unit_code, current.assignee)
+                refuse_not_applicable(node)
+                campaign = self._campaign(found.campaign_id)
+                score = None
+                if inputs:
+                    score = Decimal(
+                        self.criteria.score_entry(campaign.catalog_id, code, inputs)["score"])
+                    store.remember_score(self.db, campaign.catalog_id, code, inputs, score)
+                locked = store.locked_for_write(self.db, assessment_id, code)
+
             if locked is not None:
                 found, entry, window = locked
                 store.unit_may_write(found)

@@ -24,8 +24,11 @@ process's.
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select, text
@@ -73,6 +76,48 @@ def nodes(session: Session, campaign_id: int) -> dict[str, Node]:
         if cached:
             _nodes_cache[key] = cached
     return cached
+
+
+# An assessment belongs to one campaign for ever: knowing it, a save can ask for its
+# score before reading any row.
+_campaign_of: dict[tuple[str, int], int] = {}
+
+
+def known_campaign(session: Session, assessment_id: int) -> int | None:
+    return _campaign_of.get((str(session.get_bind().url), assessment_id))
+
+
+def remember_campaign(session: Session, assessment_id: int, campaign_id: int) -> None:
+    _campaign_of[(str(session.get_bind().url), assessment_id)] = campaign_id
+
+
+# Scores the criteria service gave, by set, criterion and inputs. A set a campaign
+# uses can no longer change (criteria's use_catalog), so the same inputs always score
+# the same: in the last hours thousands of units send the same few options. Only
+# accepted scores are kept (a refusal is asked again); bounded, oldest use first out.
+_scores: OrderedDict[tuple[str, int, str, str], Decimal] = OrderedDict()
+SCORES_KEPT = 50_000
+
+
+def _score_key(session: Session, catalog_id: int, code: str,
+               inputs: dict[str, Any]) -> tuple[str, int, str, str]:
+    return (str(session.get_bind().url), catalog_id, code, json.dumps(inputs, sort_keys=True))
+
+
+def known_score(session: Session, catalog_id: int, code: str,
+                inputs: dict[str, Any]) -> Decimal | None:
+    key = _score_key(session, catalog_id, code, inputs)
+    score = _scores.get(key)
+    if score is not None:
+        _scores.move_to_end(key)
+    return score
+
+
+def remember_score(session: Session, catalog_id: int, code: str, inputs: dict[str, Any],
+                   score: Decimal) -> None:
+    _scores[_score_key(session, catalog_id, code, inputs)] = score
+    while len(_scores) > SCORES_KEPT:
+        _scores.popitem(last=False)
 
 
 def valid_id(value: Any) -> bool:

@@ -169,3 +169,13 @@ def test_a_save_costs_few_round_trips(pg_service: Service, pg_session, criteria,
         "COMMIT",
     ], "\n".join(statements)
     assert [c[0] for c in pg_service.criteria.method_calls] == ["score_entry"]
+
+    statements.clear()
+    again = pg_service.save_entry(aid, "2.1", {"self_score": "1.5", "explanation": "y"},
+                                  LEADER)
+    assert again["version"] == 4
+    # The same inputs again: the score is known, so no unlocked read and no call.
+    assert [s.split()[0] for s in statements] == [
+        "SELECT", "SELECT", "INSERT", "UPDATE", "SELECT", "INSERT", "SELECT", "COMMIT",
+    ], "\n".join(statements)
+    assert [c[0] for c in pg_service.criteria.method_calls] == ["score_entry"]
