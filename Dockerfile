@@ -29,4 +29,4 @@ COPY --from=build /app /app
 WORKDIR /app
 USER 10001
 EXPOSE 8000 8101 8102 8103 8104 8105 8106
-CMD ["uvicorn", "gateway.app:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
+CMD ["uvicorn", "gateway.app:app", "--loop", "uvloop", "--http", "httptools", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]

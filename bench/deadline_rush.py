@@ -1,7 +1,7 @@
 """The deadline rush: N clients saving entries as fast as they can, for a fixed time.
 
 Two runs, one after the other on the same PostgreSQL database and the same rows,
-printed side by side:
+printed side by side, with the CPU time each process spent per save:
 
 - system: through the gateway (token check, RPC to submission, the score from the
   criteria service over RPC, the lock and version checks, history, outbox), the path a
@@ -102,6 +102,39 @@ async def rush(name: str, base_url: str, path: str, headers: dict[str, str], cli
         await asyncio.gather(*(client(n, http) for n in range(clients)))
         elapsed = time.monotonic() - began
     return Run(name, elapsed, latencies, errors)
+
+
+# --- Where the CPU goes ---------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> float:
+    """CPU seconds spent by everything on the machine (all cores), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_report(before: dict[str, float], after: dict[str, float], saves: int) -> str:
+    """CPU milliseconds per save of each process, busiest first."""
+    used = {name: after[name] - before.get(name, 0.0) for name in after}
+    parts = [f"{name} {used[name] * 1000 / max(saves, 1):.1f}"
+             for name in sorted(used, key=used.get, reverse=True)]
+    return "CPU ms per save: " + ", ".join(parts)
+
+
+def snapshot(pids: dict[str, int]) -> dict[str, float]:
+    taken = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    taken["machine"] = machine_busy()
+    return taken
 
 
 # --- The baseline: one FastAPI process writing the same rows directly ----------------
@@ -249,16 +282,23 @@ def main() -> None:
         headers, aid = prepare(system.base_url, amqp)
         print(f"{args.clients} clients, {args.seconds:.0f} s each run, "
               f"{len(LEAVES)} entries of one unit\n", flush=True)
+        pids = {name: p.pid for name, p in system.processes.items()}
+        pids["bench"] = os.getpid()
+        before = snapshot(pids)
         through = asyncio.run(rush("system", system.base_url,
                                    f"/api/v1/assessments/{aid}/entries/{{code}}", headers,
                                    args.clients, args.seconds))
+        system_cpu = cpu_report(before, snapshot(pids), len(through.latencies))
         port = free_port()
         baseline = subprocess.Popen(
             [sys.executable, __file__, "--serve-baseline", str(port),
              f"{PG}/{DB_PREFIX}submission"], cwd=ROOT)
         wait_http(f"http://127.0.0.1:{port}/docs")
+        pids = {"baseline": baseline.pid, "bench": os.getpid()}
+        before = snapshot(pids)
         direct = asyncio.run(rush("baseline", f"http://127.0.0.1:{port}",
                                   f"/entries/{aid}/{{code}}", {}, args.clients, args.seconds))
+        direct_cpu = cpu_report(before, snapshot(pids), len(direct.latencies))
         print(f"{'':<9} {'saves/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}")
         print(through.line())
         print(direct.line())
@@ -266,6 +306,8 @@ def main() -> None:
             ratio = (len(through.latencies) / through.seconds) / (
                 len(direct.latencies) / direct.seconds)
             print(f"\nsystem / baseline throughput: {ratio:.2f}")
+        # "machine" includes PostgreSQL, RabbitMQ and anything else running meanwhile.
+        print(f"\nsystem   {system_cpu}\nbaseline {direct_cpu}")
     finally:
         if baseline is not None:
             baseline.terminate()

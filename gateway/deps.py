@@ -7,6 +7,9 @@ from fastapi import Request
 from gateway.rpc import RpcClient
 
 
-def rpc(request: Request) -> RpcClient:
-    """The process's RPC client: routes call services through it and never block."""
+async def rpc(request: Request) -> RpcClient:
+    """The process's RPC client: routes call services through it and never block.
+
+    ``async`` so that FastAPI runs it on the event loop, not through its thread pool.
+    """
     return request.app.state.rpc

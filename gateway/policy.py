@@ -73,7 +73,8 @@ def _unauthenticated(detail: str) -> Problem:
                    f"Chưa đăng nhập hoặc phiên không hợp lệ / {detail}")
 
 
-def openid(request: Request) -> OpenIdClient:
+async def openid(request: Request) -> OpenIdClient:
+    # async: FastAPI runs a plain ``def`` dependency on a worker thread, a hop per request.
     return request.app.state.openid
 
 

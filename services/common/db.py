@@ -24,6 +24,12 @@ from sqlalchemy.pool import QueuePool
 
 from services.common.config import database_url
 
+# nameko's max_workers for every service (services/common/run.py): each worker holds at
+# most one connection, so the pool keeps that many open. A smaller pool opened and
+# closed an overflow connection (TCP, TLS context, authentication) for every request
+# above its size, a sixth of the submission service's CPU in the deadline rush.
+MAX_WORKERS = 20
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("postgresql") and patcher.is_monkey_patched("socket"):
@@ -53,7 +59,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=MAX_WORKERS + 2, max_overflow=10, pool_pre_ping=True)
 
 
 def ping(engine: Engine) -> None:

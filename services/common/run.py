@@ -18,6 +18,7 @@ from nameko.runners import ServiceRunner  # noqa: E402
 
 from services.common.config import http_port, settings  # noqa: E402
 from services.common.contracts import SERVICES  # noqa: E402
+from services.common.db import MAX_WORKERS  # noqa: E402
 
 
 def nameko_config(service: str) -> dict[str, Any]:
@@ -26,7 +27,7 @@ def nameko_config(service: str) -> dict[str, Any]:
         "AMQP_URI": cfg.amqp_uri,
         "WEB_SERVER_ADDRESS": f"{cfg.bind_host}:{http_port(service)}",
         "serializer": "json",
-        "max_workers": 20,
+        "max_workers": MAX_WORKERS,
     }
 
 

@@ -179,7 +179,7 @@ class Service(ServiceBase):
         campaign = self._campaign(found.campaign_id)
         return {
             **self._assessment_out(found),
-            **self._result(campaign.catalog_id, entries),
+            **self._result(campaign, entries),
             "entries": [self._entry_out(e, nodes[e.code]) for e in entries],
         }
 
@@ -242,26 +242,66 @@ class Service(ServiceBase):
         expected = domain.parse_if_match(if_match)
         inputs = domain.score_inputs(body.model_dump())
 
-        def work() -> tuple[dict[str, Any], Window | None]:
-            # Cheap refusals first, so a forbidden or late save costs no scoring call.
-            found, current = store.assessment_and_entry(self.db, assessment_id, code)
-            node = store.nodes(self.db, found.campaign_id)[code]
-            domain.check_write(who.model_dump(), found.unit_code, current.assignee)
+        def refuse_not_applicable(node: Node) -> None:
             if body.not_applicable and not node.not_applicable_allowed:
                 raise DomainError(
                     "not_applicable_not_allowed",
                     f"Tiêu chí {code} không được đánh dấu không áp dụng / "
                     f"criterion {code} cannot be marked not applicable", 422)
-            campaign = self._campaign(found.campaign_id)
+
+        def known() -> tuple[Campaign, Node, Decimal | None] | None:
+            """Campaign, criterion and score, when this process needs no read and no call."""
+            campaign_id = store.known_campaign(self.db, assessment_id)
+            if campaign_id is None:
+                return None
+            node = store.nodes(self.db, campaign_id).get(code)
+            if node is None or not node.is_leaf:
+                return None
+            campaign = self._campaign(campaign_id)
             score = None
             if inputs:
-                score = self.criteria.score_entry(campaign.catalog_id, code, inputs)["score"]
+                score = store.known_score(self.db, campaign.catalog_id, code, inputs)
+                if score is None:
+                    return None
+            return campaign, node, score
 
-            found = store.assessment(self.db, assessment_id, lock="share")
-            store.unit_may_write(found)
-            window = store.open_window(self.db, found.campaign_id,
-                                       store.window_for(found.status))
-            entry = store.entry(self.db, assessment_id, code, lock=True)
+        def work() -> tuple[dict[str, Any], Window | None]:
+            ready = known()
+            if ready is not None:
+                # Nothing to ask the criteria service: straight to the locked rows, where
+                # the same checks run in the same order as below.
+                campaign, node, score = ready
+                locked = store.locked_for_write(self.db, assessment_id, code)
+                if locked is not None:
+                    found, entry, window = locked
+                    domain.check_write(who.model_dump(), found.unit_code, entry.assignee)
+                    refuse_not_applicable(node)
+            else:
+                # Cheap refusals first, so a forbidden save costs no scoring call.
+                found, current = store.assessment_and_entry(self.db, assessment_id, code)
+                store.remember_campaign(self.db, assessment_id, found.campaign_id)
+                node = store.nodes(self.db, found.campaign_id)[code]
+                domain.check_write(who.model_dump(), found.unit_code, current.assignee)
+                refuse_not_applicable(node)
+                campaign = self._campaign(found.campaign_id)
+                score = None
+                if inputs:
+                    score = Decimal(
+                        self.criteria.score_entry(campaign.catalog_id, code, inputs)["score"])
+                    store.remember_score(self.db, campaign.catalog_id, code, inputs, score)
+                locked = store.locked_for_write(self.db, assessment_id, code)
+
+            if locked is not None:
+                found, entry, window = locked
+                store.unit_may_write(found)
+                now = store.assert_still_open(self.db, window)
+            else:
+                found = store.assessment(self.db, assessment_id, lock="share")
+                store.unit_may_write(found)
+                window = store.open_window(self.db, found.campaign_id,
+                                           store.window_for(found.status))
+                entry = store.entry(self.db, assessment_id, code, lock=True)
+                now = store.server_now(self.db)
             # Re-checked under the row lock: the leader may have reassigned meanwhile.
             domain.check_write(who.model_dump(), found.unit_code, entry.assignee)
             self._returned_only(found, entry)
@@ -277,7 +317,7 @@ class Service(ServiceBase):
             # A changed entry must be looked at again before it counts as complete.
             entry.status = "draft"
             return self._entry_written(found, entry, node, campaign, who, "save",
-                                       before), window
+                                       before, now), window
 
         return self._idempotent(who, idempotency_key, "save_entry",
                                 (assessment_id, code, body.model_dump(mode="json"), expected),
@@ -386,7 +426,7 @@ class Service(ServiceBase):
             found.signed_summary = body.signed_summary.model_dump()
             found.submitted_at, found.submitted_by = now, who.username
             found.version += 1
-            result = self._result(campaign.catalog_id, entries)
+            result = self._result(campaign, entries)
             after = self._assessment_out(found)
             store.record_change(self.db, found.id, None, "submit", who.username, now,
                                 before, after)
@@ -472,7 +512,7 @@ class Service(ServiceBase):
             "campaign": {"id": campaign.id, "name": campaign.name, "year": campaign.year},
             "unit_code": found.unit_code, "unit_name": found.unit_name,
             "status": found.status, "generated_at": vn_iso(store.server_now(self.db)),
-            **self._result(campaign.catalog_id, list(entries.values())),
+            **self._result(campaign, list(entries.values())),
             "rows": rows,
         }
 
@@ -536,17 +576,20 @@ class Service(ServiceBase):
                 "only returned criteria can change in this round", 423)
 
     def _entry_written(self, found: Assessment, entry: Entry, node: Node, campaign: Campaign,
-                       who: Actor, action: str, before: dict[str, Any]) -> dict[str, Any]:
-        now = store.server_now(self.db)
+                       who: Actor, action: str, before: dict[str, Any],
+                       now: datetime | None = None) -> dict[str, Any]:
+        # ``now``: the server clock the caller read under the locks, when it has it.
+        if now is None:
+            now = store.server_now(self.db)
         entry.version += 1
         entry.updated_at, entry.updated_by = now, who.username
         after = entry_snapshot(entry)
         store.record_change(self.db, found.id, entry.code, action, who.username, now,
                             before, after)
         self.db.flush()
-        # Totals, index and band from the criteria service, over this transaction's
-        # scores; only the row of this entry is locked exclusively meanwhile.
-        result = self._result(campaign.catalog_id, self._entries(found.id))
+        # Totals over this transaction's scores (this entry's row included), added up
+        # by the database; only the row of this entry is locked exclusively meanwhile.
+        result = domain.totals(*store.applicable_sums(self.db, found.id), campaign.bands)
         record_event(self.db, ENTRY_SAVED, {
             "assessment_id": found.id, "campaign_id": found.campaign_id,
             "unit_code": found.unit_code, "code": entry.code, "action": action,
@@ -555,12 +598,13 @@ class Service(ServiceBase):
             "actor": who.username})
         return {**self._entry_out(entry, node), "totals": result}
 
-    def _result(self, catalog_id: int, entries: list[Entry]) -> dict[str, Any]:
-        """Total, applicable maximum, index and band, as the criteria service computes them."""
-        return self.criteria.compute_result(
-            catalog_id,
-            {e.code: decimal_text(e.score) for e in entries},
-            [e.code for e in entries if e.not_applicable],
+    def _result(self, campaign: Campaign, entries: list[Entry]) -> dict[str, Any]:
+        """Total, applicable maximum, index and band of these entries (domain.totals)."""
+        applicable = [e for e in entries if not e.not_applicable]
+        return domain.totals(
+            sum((e.score for e in applicable if e.score is not None), Decimal(0)),
+            sum((e.max for e in applicable), Decimal(0)),
+            campaign.bands,
         )
 
     @staticmethod

@@ -24,11 +24,14 @@ process's.
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,6 +76,48 @@ def nodes(session: Session, campaign_id: int) -> dict[str, Node]:
         if cached:
             _nodes_cache[key] = cached
     return cached
+
+
+# An assessment belongs to one campaign for ever: knowing it, a save can ask for its
+# score before reading any row.
+_campaign_of: dict[tuple[str, int], int] = {}
+
+
+def known_campaign(session: Session, assessment_id: int) -> int | None:
+    return _campaign_of.get((str(session.get_bind().url), assessment_id))
+
+
+def remember_campaign(session: Session, assessment_id: int, campaign_id: int) -> None:
+    _campaign_of[(str(session.get_bind().url), assessment_id)] = campaign_id
+
+
+# Scores the criteria service gave, by set, criterion and inputs. A set a campaign
+# uses can no longer change (criteria's use_catalog), so the same inputs always score
+# the same: in the last hours thousands of units send the same few options. Only
+# accepted scores are kept (a refusal is asked again); bounded, oldest use first out.
+_scores: OrderedDict[tuple[str, int, str, str], Decimal] = OrderedDict()
+SCORES_KEPT = 50_000
+
+
+def _score_key(session: Session, catalog_id: int, code: str,
+               inputs: dict[str, Any]) -> tuple[str, int, str, str]:
+    return (str(session.get_bind().url), catalog_id, code, json.dumps(inputs, sort_keys=True))
+
+
+def known_score(session: Session, catalog_id: int, code: str,
+                inputs: dict[str, Any]) -> Decimal | None:
+    key = _score_key(session, catalog_id, code, inputs)
+    score = _scores.get(key)
+    if score is not None:
+        _scores.move_to_end(key)
+    return score
+
+
+def remember_score(session: Session, catalog_id: int, code: str, inputs: dict[str, Any],
+                   score: Decimal) -> None:
+    _scores[_score_key(session, catalog_id, code, inputs)] = score
+    while len(_scores) > SCORES_KEPT:
+        _scores.popitem(last=False)
 
 
 def valid_id(value: Any) -> bool:
@@ -138,6 +183,42 @@ def entry(session: Session, assessment_id: int, code: str, lock: bool = False) -
     if found is None:
         raise not_found("tiêu chí / criterion", code)
     return found
+
+
+def locked_for_write(
+    session: Session, assessment_id: int, code: str
+) -> tuple[Assessment, Entry, Window] | None:
+    """The assessment and its window FOR SHARE, the entry FOR UPDATE: one round trip.
+
+    The same rows and locks as ``assessment(lock="share")``, ``open_window`` and
+    ``entry(lock=True)`` one after the other, without the clock check, which the
+    caller makes next. None when any of them is missing (or the assessment changed
+    round while this waited for a lock): the caller then takes the step-by-step path,
+    which says which one.
+    """
+    query = (
+        select(Assessment, Entry, Window)
+        .join(Entry, (Entry.assessment_id == Assessment.id) & (Entry.code == code))
+        .join(Window, (Window.campaign_id == Assessment.campaign_id) & (Window.kind == case(
+            (Assessment.status == "returned", domain.SUPPLEMENT),
+            else_=domain.SELF_ASSESSMENT)))
+        .where(Assessment.id == assessment_id)
+        .execution_options(populate_existing=True)
+    )
+    if is_postgres(session):
+        # SQLAlchemy writes one locking clause; PostgreSQL takes one per table.
+        query = query.suffix_with("FOR SHARE OF assessments, windows FOR UPDATE OF entries")
+    row = session.execute(query).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def applicable_sums(session: Session, assessment_id: int) -> tuple[Any, Any]:
+    """Sum of the stored scores and of the maxima of the entries that apply, in SQL."""
+    row = session.execute(
+        select(func.sum(Entry.score), func.sum(Entry.max))
+        .where(Entry.assessment_id == assessment_id, Entry.not_applicable.is_(False))
+    ).one()
+    return row[0], row[1]
 
 
 def window_for(status: str) -> str:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import eventlet
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from services.common.errors import DomainError
@@ -46,17 +46,17 @@ def _campaign(service: Service, criteria, session: Session, locks: float) -> int
 
 
 def test_a_write_that_passes_the_instant_before_commit_is_rolled_back(
-    pg_service, pg_session, criteria
+    pg_service, pg_session, criteria, monkeypatch
 ):
     aid = _campaign(pg_service, criteria, pg_session, locks=1.0)
     pg_service.save_entry(aid, "2.1", {"self_score": "1"}, LEADER)
-    real_result = pg_service.criteria.compute_result.side_effect
+    real_sums = store.applicable_sums
 
-    def slow_result(*args):
+    def slow_sums(*args):
         time.sleep(1.5)  # the instant passes while this write is under way
-        return real_result(*args)
+        return real_sums(*args)
 
-    pg_service.criteria.compute_result.side_effect = slow_result
+    monkeypatch.setattr(store, "applicable_sums", slow_sums)
     with pytest.raises(DomainError) as err:
         pg_service.save_entry(aid, "2.1", {"self_score": "2"}, LEADER)
     assert (err.value.code, err.value.status) == ("window_locked", 423)
@@ -124,3 +124,58 @@ def test_two_racing_requests_with_one_key_apply_once(pg_service, pg_session, cri
         entry = other.scalars(select(Entry).where(Entry.code == "2.1")).one()
         assert entry.version == 2
         assert len(other.scalars(select(Change)).all()) == 1
+
+
+@pytest.fixture
+def statements(pg_session: Session) -> Iterator[list[str]]:
+    sent: list[str] = []
+    engine = pg_session.get_bind()
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        sent.append(statement.split()[0].upper() + " " + statement[:90].replace("\n", " "))
+
+    def commit(conn) -> None:
+        sent.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "commit", commit)
+    yield sent
+    event.remove(engine, "before_cursor_execute", count)
+    event.remove(engine, "commit", commit)
+
+
+def test_a_save_costs_few_round_trips(pg_service: Service, pg_session, criteria, statements):
+    aid = _campaign(pg_service, criteria, pg_session, locks=3600)
+    pg_service.save_entry(aid, "2.1", {"self_score": "1"}, LEADER)  # warms the caches
+    pg_service.criteria.reset_mock()
+    statements.clear()
+    saved = pg_service.save_entry(aid, "2.1", {"self_score": "1.5", "explanation": "x"},
+                                  LEADER, if_match='"2"', idempotency_key="k")
+    assert saved["version"] == 3
+    assert saved["totals"] == {"total": "1.5", "max": "10", "index": "15.00",
+                               "classification": "Yếu"}
+    # Was 15 statements and 2 criteria calls (score and totals) before they were counted.
+    assert [s.split()[0] for s in statements] == [
+        "SELECT",  # the idempotency key's earlier answer
+        "SELECT",  # assessment and entry, unlocked: the cheap refusals
+        "SELECT",  # assessment and window FOR SHARE, entry FOR UPDATE
+        "SELECT",  # clock_timestamp(): open now?
+        "INSERT",  # the history row (one flush: the unit of work inserts first)
+        "UPDATE",  # the entry
+        "SELECT",  # the totals, summed by the database
+        "INSERT",  # the outbox event
+        "INSERT",  # the idempotency key's answer
+        "SELECT",  # clock_timestamp(), the last statement before COMMIT
+        "COMMIT",
+    ], "\n".join(statements)
+    assert [c[0] for c in pg_service.criteria.method_calls] == ["score_entry"]
+
+    statements.clear()
+    again = pg_service.save_entry(aid, "2.1", {"self_score": "1.5", "explanation": "y"},
+                                  LEADER)
+    assert again["version"] == 4
+    # The same inputs again: the score is known, so no unlocked read and no call.
+    assert [s.split()[0] for s in statements] == [
+        "SELECT", "SELECT", "INSERT", "UPDATE", "SELECT", "INSERT", "SELECT", "COMMIT",
+    ], "\n".join(statements)
+    assert [c[0] for c in pg_service.criteria.method_calls] == ["score_entry"]

@@ -1,8 +1,8 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.common.errors import DomainError
@@ -108,6 +108,50 @@ def test_not_applicable_leaves_total_and_maximum(service, campaign):
     assert (result["total"], result["max"], result["index"]) == ("2", "8", "25.00")
     err = fail(service.save_entry, c["X1"], "2.2", {"not_applicable": True}, LEADER)
     assert err.code == "not_applicable_not_allowed"
+
+
+def test_totals_match_the_criteria_services_compute_result(service, campaign, criteria,
+                                                           session):
+    """The totals are added up here; the criteria service must give the same answer."""
+    c = campaign()
+    steps = [("1.1", {"option": "Chậm"}), ("2.1", {"self_score": "1.75"}),
+             ("1.2", {"done": 1, "planned": 3}), ("2.2", {"count": 1}),
+             ("2.1", {"not_applicable": True}), ("1.1", {"option": "Đúng thời hạn"}),
+             ("1.2", {"done": 3, "planned": 3}), ("2.2", {"count": 0}),
+             ("2.1", {"not_applicable": False, "self_score": "2"})]
+    for code, body in steps:
+        saved = service.save_entry(c["X1"], code, body, LEADER)["totals"]
+        entries = session.scalars(select(Entry).where(Entry.assessment_id == c["X1"])).all()
+        expected = criteria.compute_result(
+            c["catalog_id"],
+            {e.code: None if e.score is None else str(e.score) for e in entries},
+            [e.code for e in entries if e.not_applicable])
+        assert saved == expected, (code, body)
+        got = service.get_assessment_by_id(c["X1"], LEADER)
+        assert {k: got[k] for k in expected} == expected
+    assert saved["classification"] == "Xuất sắc" and saved["index"] == "100.00"
+
+
+def test_a_score_already_known_skips_the_call_but_no_check(service, campaign, session):
+    c = campaign()
+    service.save_entry(c["X1"], "2.1", {"self_score": "1"}, LEADER)
+    service.save_entry(c["X1"], "2.2", {"count": 1}, LEADER)
+    service.criteria.score_entry.reset_mock()
+    assert fail(service.save_entry, c["X1"], "2.1", {"self_score": "1"}, STAFF).status == 403
+    assert fail(service.save_entry, c["X1"], "2.1", {"self_score": "1"}, OTHER).status == 403
+    err = fail(service.save_entry, c["X1"], "2.2", {"count": 1, "not_applicable": True}, LEADER)
+    assert err.code == "not_applicable_not_allowed"
+    assert fail(service.save_entry, c["X1"], "2.1", {"self_score": "1"}, LEADER,
+                if_match='"1"').status == 409
+    again = service.save_entry(c["X1"], "2.2", {"count": 1}, LEADER)
+    assert (again["self_score"], again["version"]) == ("2.5", 3)
+    service.assign(c["X1"], {"2.1": "can.bo"}, LEADER)
+    assert service.save_entry(c["X1"], "2.1", {"self_score": "1"}, STAFF)["version"] == 4
+    assert service.criteria.score_entry.call_count == 0
+    session.execute(update(Window).values(locks_at=datetime.now(UTC) - timedelta(seconds=1)))
+    session.commit()
+    assert fail(service.save_entry, c["X1"], "2.1", {"self_score": "1"}, STAFF).status == 423
+    assert service.criteria.score_entry.call_count == 0
 
 
 def test_stale_version_is_409(service, campaign):
