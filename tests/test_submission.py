@@ -153,6 +153,10 @@ def test_scope_other_unit_and_unassigned_are_403(http, unit, campaign, make_user
     assert put(http, aid, "1.1", {"option": 0}, viewer).status_code == 403
     assert http.put(f"/api/v1/assessments/{aid}/assignments", headers=staff,
                     json={"2": staff_name}).status_code == 403
+    stranger_name = make_user("unit_staff", unit_code=other)[0]
+    outsider = http.put(f"/api/v1/assessments/{aid}/assignments", headers=leader,
+                        json={"2": stranger_name})
+    assert (outsider.status_code, outsider.json()["code"]) == (422, "assignee_not_in_unit")
     mine_view = http.get(f"/api/v1/campaigns/{c['id']}/assessments/{mine}", headers=staff)
     assert mine_view.status_code == 200
     assignees = {e["code"]: e["assignee"] for e in mine_view.json()["entries"]}

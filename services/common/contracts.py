@@ -108,6 +108,7 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #           version, updated_at, updated_by, appraisal}]}
 #   assign(assessment_id, assignments: {code: username | None}, actor,
 #       idempotency_key=None) -> {"assigned": [{code, assignee, version}]}   # leader
+#       422 "assignee_not_in_unit" {usernames}: only people of the unit (identity.list_users)
 #   save_entry(assessment_id, code, data: {option | done+planned | count | self_score,
 #       not_applicable, explanation}, actor, if_match=None, idempotency_key=None)
 #       -> entry + {"totals": {total, max, index, classification}} (from criteria's

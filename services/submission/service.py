@@ -203,6 +203,7 @@ class Service(ServiceBase):
                 raise DomainError("unknown_code",
                                   f"Mã tiêu chí không có / unknown code: {', '.join(unknown)}",
                                   422, {"codes": unknown})
+            self._check_assignees(found.unit_code, assignments.values())
             window = store.open_window(self.db, found.campaign_id,
                                        store.window_for(found.status))
             parents = {c: n.parent_code for c, n in nodes.items()}
@@ -634,6 +635,21 @@ class Service(ServiceBase):
                 "locks_at": vn_iso(window.locks_at),
                 "state": domain.window_state(window.opens_at, window.locks_at, now),
                 "is_open": domain.window_state(window.opens_at, window.locks_at, now) == "open"}
+
+    def _check_assignees(self, unit_code: str, usernames: Any) -> None:
+        """Criteria go to people of the unit only (công chức của đơn vị)."""
+        wanted = {u for u in usernames if u}
+        if not wanted:
+            return
+        members = {u["username"] for u in self.identity.list_users(unit_code=unit_code)}
+        strangers = sorted(wanted - members)
+        if strangers:
+            raise DomainError(
+                "assignee_not_in_unit",
+                f"Chỉ phân công cho công chức của đơn vị / assignees must belong to the unit: "
+                f"{', '.join(strangers)}",
+                422, {"usernames": strangers},
+            )
 
     def _idempotent(self, who: Actor, key: str | None, method: str, parts: tuple[Any, ...],
                     work: WORK) -> dict[str, Any]:

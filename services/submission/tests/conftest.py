@@ -68,6 +68,9 @@ def make_service(session: Session, criteria: Criteria) -> Service:
     for method in ("get_catalog", "use_catalog", "score_entry", "compute_result"):
         getattr(service.criteria, method).side_effect = getattr(criteria, method)
     service.identity.list_units.return_value = UNITS
+    service.identity.list_users.side_effect = lambda unit_code=None, **_: [
+        {"username": u["username"]} for u in (LEADER, STAFF, OTHER)
+        if u["unit_code"] == unit_code]
     return service
 
 

@@ -82,6 +82,8 @@ def test_assigning_a_field_assigns_its_leaves_and_staff_write_only_theirs(servic
         c["X1"], ADMIN)["entries"]}
     assert entries == {"1.1": None, "1.2": "lanh.dao", "2.1": None, "2.2": None}
     assert fail(service.assign, c["X1"], {"9": "x"}, LEADER).code == "unknown_code"
+    stranger = fail(service.assign, c["X1"], {"1.1": "khac"}, LEADER)
+    assert (stranger.code, stranger.extra["usernames"]) == ("assignee_not_in_unit", ["khac"])
 
 
 def test_scores_come_from_the_criteria_rules(service, campaign):
