@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -251,7 +252,7 @@ def _finish(http: httpx.Client, aid: int, unit_code: str, headers: dict[str, str
 
 
 def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
-    http, unit, campaign, make_user
+    http, unit, campaign, make_user, system
 ) -> None:
     code = unit()
     aid = campaign([code])[code]
@@ -281,6 +282,9 @@ def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
     assert body["status"] == "submitted" and body["proposed_classification"] == "Tốt"
     assert (body["total"], body["max"]) == ("7.5", "8")
     assert len(body["signed_summary"]["sha256"]) == 64
+    # Kept in the shared file store (the evidence's), where every gateway replica sees it.
+    kept = Path(system.env["CCHC_DATA_DIR"]) / "evidence" / body["signed_summary"]["ref"]
+    assert kept.read_bytes() == b"%PDF-1.7\n% ky so\n"
     after = put(http, aid, "2.2", {"count": 0}, leader)
     assert (after.status_code, after.json()["code"]) == (423, "assessment_submitted")
     assert complete(http, aid, "2.2", staff).status_code in (403, 423)

@@ -7,7 +7,6 @@ policy module's (roles) and the submission service's (unit, assignee, lock) to s
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -15,13 +14,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
 from gateway.config import get_settings
-from gateway.deps import rpc
+from gateway.deps import object_store, rpc
 from gateway.errors import Problem
 from gateway.evidence.upload import receive_upload
 from gateway.policy import Principal, authenticated, require_roles
 from gateway.rpc import RpcClient
 from services.common.contracts import EVIDENCE, SUBMISSION
-from services.evidence.storage import ObjectStore, object_key, open_store
+from services.evidence.storage import ObjectStore, object_key
 
 router = APIRouter(prefix="/api/v1", tags=["evidence"])
 
@@ -46,27 +45,12 @@ _UPLOAD_BODY = {
     }
 }
 
-_lock = asyncio.Lock()
-
-
-async def evidence_store(request: Request) -> ObjectStore:
-    """The store named by ``CCHC_EVIDENCE_STORE``, opened once (S3 checks its bucket)."""
-    store = getattr(request.app.state, "evidence_store", None)
-    if store is None:
-        async with _lock:
-            store = getattr(request.app.state, "evidence_store", None)
-            if store is None:
-                store = await asyncio.to_thread(open_store, get_settings().data_dir)
-                request.app.state.evidence_store = store
-    return store
-
-
 # The unit's own people upload and delete; the submission service then checks the unit,
 # the assignee and the window.
 UnitWriter = Annotated[Principal, Depends(require_roles("unit_leader", "unit_staff"))]
 SignedIn = Annotated[Principal, Depends(authenticated)]
 Rpc = Annotated[RpcClient, Depends(rpc)]
-Store = Annotated[ObjectStore, Depends(evidence_store)]
+Store = Annotated[ObjectStore, Depends(object_store)]
 
 
 @router.post(

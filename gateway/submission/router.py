@@ -13,13 +13,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, Form, Header, Path, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from gateway.deps import rpc
+from gateway.deps import object_store, rpc
 from gateway.policy import Principal, authenticated, ensure_unit_scope, require_roles
 from gateway.rpc import RpcClient
 from gateway.submission.schemas import CampaignBody, EntryBody, NewWindowBody
 from gateway.submission.summary import render_pdf, render_xlsx
 from gateway.submission.uploads import store_signed_summary
 from services.common.contracts import SUBMISSION
+from services.evidence.storage import ObjectStore
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns and assessments"])
 
@@ -153,10 +154,11 @@ async def submit(
     assessment_id: Id, signed_summary: Annotated[UploadFile, File()],
     proposed_classification: Annotated[str, Form()],
     principal: Leader,
-    client: Rpc, idempotency_key: IdempotencyKey = None,
+    client: Rpc, store: Annotated[ObjectStore, Depends(object_store)],
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Gửi báo cáo: the signed summary (PDF) and the proposed classification."""
-    stored = await run_in_threadpool(store_signed_summary, signed_summary.file,
+    stored = await run_in_threadpool(store_signed_summary, store, signed_summary.file,
                                      signed_summary.filename or "")
     return await client.call(SUBMISSION, "submit", assessment_id,
                              {"signed_summary": stored,

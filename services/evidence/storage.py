@@ -106,6 +106,7 @@ class FolderStore:
 
     def promote(self, incoming_key: str, key: str) -> None:
         source, target = self._path(incoming_key), self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             source.unlink(missing_ok=True)
         else:
