@@ -288,6 +288,22 @@ def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
     after = put(http, aid, "2.2", {"count": 0}, leader)
     assert (after.status_code, after.json()["code"]) == (423, "assessment_submitted")
     assert complete(http, aid, "2.2", staff).status_code in (403, 423)
+    # Before the lock the leader may take the sending back, edit, and send again.
+    assert http.post(f"/api/v1/assessments/{aid}/withdraw", headers=staff).status_code == 403
+    back = http.post(f"/api/v1/assessments/{aid}/withdraw", headers=leader)
+    assert back.status_code == 200, back.text
+    assert back.json()["status"] == "draft" and back.json()["signed_summary"] is None
+    assert put(http, aid, "2.2", {"count": 2}, leader).status_code == 200
+    again = http.post(f"/api/v1/assessments/{aid}/withdraw", headers=leader)
+    assert (again.status_code, again.json()["code"]) == (409, "not_submitted")
+    assert complete(http, aid, "2.2", leader).status_code == 200
+    resent = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader, files=signed,
+                       data=form)
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["total"] == "7"
+    actions = [c["action"] for c in http.get(f"/api/v1/assessments/{aid}/history",
+                                             headers=leader).json()]
+    assert actions.count("submit") == 2 and actions.count("withdraw") == 1
 
 
 def _pdf(text_line: str) -> bytes:

@@ -166,6 +166,15 @@ async def submit(
                              principal.as_actor(), idempotency_key=idempotency_key)
 
 
+@router.post("/assessments/{assessment_id}/withdraw")
+async def withdraw(
+    assessment_id: Id, principal: Leader, client: Rpc, idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Rút báo cáo: take the sending back to edit it, while the window is still open."""
+    return await client.call(SUBMISSION, "withdraw", assessment_id, principal.as_actor(),
+                             idempotency_key=idempotency_key)
+
+
 @router.get("/assessments/{assessment_id}/history")
 async def history(
     assessment_id: Id, principal: SignedIn,

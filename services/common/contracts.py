@@ -124,6 +124,9 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #   submit(assessment_id, data: {signed_summary: {ref, filename, sha256, size},
 #       proposed_classification}, actor, idempotency_key=None) -> assessment + result
 #       # leader; 422 "assessment_incomplete" {incomplete: [code]}, "unknown_classification"
+#   withdraw(assessment_id, actor, idempotency_key=None) -> assessment + result   # leader;
+#       takes a sending back to edit while its window is still open (423 after the lock),
+#       409 "not_submitted" when there is nothing to take back
 #   return_entries(assessment_id, codes: [code], actor) -> assessment   # admin; reopens
 #       the returned criteria for the supplement window
 #   history(assessment_id, actor) -> list[{id, code, action, actor, at, before, after}]
@@ -181,6 +184,9 @@ ENTRY_SAVED: Final = "entry_saved"
 # submission.assessment_submitted {event_id, assessment_id, campaign_id, unit_code, round,
 #   proposed_classification, submitted_by, submitted_at, total, max, index, classification}
 ASSESSMENT_SUBMITTED: Final = "assessment_submitted"
+# submission.assessment_withdrawn {event_id, assessment_id, campaign_id, unit_code, round,
+#   withdrawn_by, withdrawn_at}
+ASSESSMENT_WITHDRAWN: Final = "assessment_withdrawn"
 # submission.assessment_returned {event_id, assessment_id, campaign_id, unit_code, codes, round}
 ASSESSMENT_RETURNED: Final = "assessment_returned"
 # submission.window_locked {event_id, campaign_id, window_id, kind, locks_at}: once per

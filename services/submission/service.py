@@ -20,6 +20,7 @@ from services.common.base import ServiceBase
 from services.common.contracts import (
     ASSESSMENT_RETURNED,
     ASSESSMENT_SUBMITTED,
+    ASSESSMENT_WITHDRAWN,
     CRITERIA,
     ENTRY_SAVED,
     IDENTITY,
@@ -440,6 +441,38 @@ class Service(ServiceBase):
 
         return self._idempotent(who, idempotency_key, "submit",
                                 (assessment_id, body.model_dump(mode="json")), work)
+
+    @rpc(expected_exceptions=DomainError)
+    def withdraw(self, assessment_id: int, actor: dict[str, Any],
+                 idempotency_key: str | None = None) -> dict[str, Any]:
+        """Rút báo cáo: the leader takes the sending back to edit, before the lock."""
+        who = parse(Actor, actor)
+
+        def work() -> tuple[dict[str, Any], Window | None]:
+            found = store.assessment(self.db, assessment_id, lock="update")
+            domain.check_leader(who.model_dump(), found.unit_code)
+            if found.status != "submitted":
+                raise DomainError("not_submitted",
+                                  "Đơn vị chưa gửi báo cáo / the assessment was not sent", 409)
+            # Back to the state it was sent from: round 1's draft, or a returned round.
+            reopened = "returned" if found.round > 1 else "draft"
+            window = store.open_window(self.db, found.campaign_id, store.window_for(reopened))
+            now = store.server_now(self.db)
+            before = self._assessment_out(found)
+            found.status = reopened
+            found.submitted_at = found.submitted_by = found.signed_summary = None
+            found.version += 1
+            after = self._assessment_out(found)
+            store.record_change(self.db, found.id, None, "withdraw", who.username, now,
+                                before, after)
+            record_event(self.db, ASSESSMENT_WITHDRAWN, {
+                "assessment_id": found.id, "campaign_id": found.campaign_id,
+                "unit_code": found.unit_code, "round": found.round,
+                "withdrawn_by": who.username, "withdrawn_at": vn_iso(now)})
+            campaign = self._campaign(found.campaign_id)
+            return {**after, **self._result(campaign, self._entries(found.id))}, window
+
+        return self._idempotent(who, idempotency_key, "withdraw", (assessment_id,), work)
 
     @rpc(expected_exceptions=DomainError)
     def return_entries(self, assessment_id: int, codes: list[str],

@@ -313,3 +313,24 @@ def test_ids_out_of_range_are_not_found(service) -> None:
     for bad in (2**40, 0, -1, "7", True):
         assert fail(service.get_assessment_by_id, bad, ADMIN).status == 404
         assert fail(service.get_campaign, bad).status == 404
+
+
+def test_withdraw_takes_a_sending_back_only_until_the_lock(service, campaign, session):
+    c = campaign()
+    _complete_all(service, c["X1"])
+    assert fail(service.withdraw, c["X1"], LEADER).code == "not_submitted"
+    service.submit(c["X1"], SUMMARY, LEADER)
+    assert fail(service.withdraw, c["X1"], STAFF).code == "leader_only"
+    back = service.withdraw(c["X1"], LEADER)
+    assert back["status"] == "draft" and back["signed_summary"] is None
+    service.save_entry(c["X1"], "2.1", {"self_score": "1.5"}, LEADER)
+    [event] = events(session, "assessment_withdrawn")
+    assert event["withdrawn_by"] == "lanh.dao"
+    service.complete_entry(c["X1"], "2.1", LEADER)
+    service.submit(c["X1"], SUMMARY, LEADER)
+    # The instant passes: the sending stands as it is.
+    session.execute(update(Window).values(locks_at=datetime.now(UTC) - timedelta(seconds=1)))
+    session.commit()
+    err = fail(service.withdraw, c["X1"], LEADER)
+    assert (err.code, err.status) == ("window_locked", 423)
+    assert service.get_assessment_by_id(c["X1"], LEADER)["status"] == "submitted"
