@@ -9,6 +9,7 @@ import yaml
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from gateway.deps import rpc
 from gateway.errors import Problem
@@ -58,11 +59,12 @@ async def _read_body(request: Request) -> tuple[str, bytes]:
         kind = "xlsx" if name.endswith(".xlsx") else "yaml" if name.endswith((".yaml", ".yml")) \
             else "json"
     else:
-        data = b""
+        buffer = bytearray()
         async for chunk in request.stream():
-            data += chunk
-            if len(data) > MAX_BODY:
+            buffer += chunk
+            if len(buffer) > MAX_BODY:
                 break
+        data = bytes(buffer)
         kind = "xlsx" if content_type == XLSX else "yaml" if content_type in YAML_TYPES \
             else "json"
     if len(data) > MAX_BODY:
@@ -93,7 +95,9 @@ async def create_catalog(
     kind, data = await _read_body(request)
     if kind == "xlsx":
         return await client.call(CRITERIA, "import_xlsx", base64.b64encode(data).decode())
-    return await client.call(CRITERIA, "create_catalog", _parse_text(kind, data))
+    # PyYAML is pure Python: a large set would hold the event loop for a while.
+    parsed = await run_in_threadpool(_parse_text, kind, data)
+    return await client.call(CRITERIA, "create_catalog", parsed)
 
 
 @router.get("", summary="Criteria sets, newest year first")
@@ -134,7 +138,8 @@ async def update_catalog(
     if kind == "xlsx":
         raise Problem(415, "xlsx_not_for_update",
                       "Cập nhật bằng JSON hoặc YAML / send changes as JSON or YAML")
-    return await client.call(CRITERIA, "update_catalog", catalog_id, _parse_text(kind, data))
+    return await client.call(CRITERIA, "update_catalog", catalog_id,
+                             await run_in_threadpool(_parse_text, kind, data))
 
 
 @router.post("/{catalog_id}/clone", status_code=201, response_model=CatalogId,
