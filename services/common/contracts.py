@@ -130,6 +130,11 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #   return_entries(assessment_id, codes: [code], actor) -> assessment   # admin; reopens
 #       the returned criteria for the supplement window
 #   history(assessment_id, actor) -> list[{id, code, action, actor, at, before, after}]
+#   precheck(assessment_id, actor) -> list[{code, problem, detail, predicted_score}]
+#       before sending, what the council will refuse per criterion; problem one of
+#       signature_absent | signature_broken | file_type_refused | doc_number_letter_suffix
+#       | doc_date_after_cutoff | explanation_no_citation | evidence_missing;
+#       predicted_score a decimal string ("0" when the council will score 0)
 #   summary(assessment_id, actor) -> {campaign, unit_code, unit_name, status, generated_at,
 #       total, max, index, classification, rows: [{code, title, depth, max, is_leaf, score,
 #       not_applicable, explanation, evidence: [name], status}]}
@@ -192,3 +197,22 @@ ASSESSMENT_RETURNED: Final = "assessment_returned"
 # submission.window_locked {event_id, campaign_id, window_id, kind, locks_at}: once per
 #   window, after every write accepted before its instant has committed
 WINDOW_LOCKED: Final = "window_locked"
+# submission.window_opened {event_id, campaign_id, campaign_name, year, window_id, kind,
+#   opens_at, locks_at, unit_codes, reminders_minutes_before_lock}: once per window, the
+#   windows created with the campaign included
+WINDOW_OPENED: Final = "window_opened"
+# submission.entries_assigned {event_id, assessment_id, campaign_id, unit_code,
+#   assignments: [{code, title, assignee}], actor}
+ENTRIES_ASSIGNED: Final = "entries_assigned"
+
+# appraisal.criterion_appraised {event_id, assessment_id, campaign_id, unit_code, code,
+#   round, score, reason, needs_supplement, appraiser}
+CRITERION_APPRAISED: Final = "criterion_appraised"
+# appraisal.criteria_returned {event_id, assessment_id, campaign_id, unit_code, round,
+#   items: [{code, title, reason}]}: after submission reopened them for the supplement
+CRITERIA_RETURNED: Final = "criteria_returned"
+# appraisal.assessment_finalized {event_id, assessment_id, campaign_id, unit_code, total,
+#   max, index, classification}
+ASSESSMENT_FINALIZED: Final = "assessment_finalized"
+# appraisal.results_published {event_id, campaign_id, name, year, published_at, unit_codes}
+RESULTS_PUBLISHED: Final = "results_published"
