@@ -116,3 +116,18 @@ def make_user(
         return username, bearer(changed.json()["access_token"])
 
     return _make
+
+
+@pytest.fixture
+def unit(http: httpx.Client, admin_headers: dict[str, str]) -> Callable[[], str]:
+    """``unit() -> code``: a new commune through POST /api/v1/units."""
+
+    def make() -> str:
+        code = f"X-{uuid.uuid4().hex[:8]}"
+        response = http.post("/api/v1/units", headers=admin_headers,
+                             json=[{"code": code, "name": f"UBND xã Hương Vinh {code}",
+                                    "type": "commune"}])
+        assert response.status_code in (200, 201), response.text
+        return code
+
+    return make

@@ -71,19 +71,6 @@ def rpc_call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
 
 
 @pytest.fixture
-def unit(http: httpx.Client, admin_headers: dict[str, str]) -> Callable[[], str]:
-    def make() -> str:
-        code = f"X-{uuid.uuid4().hex[:8]}"
-        response = http.post("/api/v1/units", headers=admin_headers,
-                             json=[{"code": code, "name": f"UBND xã Hương Vinh {code}",
-                                    "type": "commune"}])
-        assert response.status_code in (200, 201), response.text
-        return code
-
-    return make
-
-
-@pytest.fixture
 def campaign(http: httpx.Client, admin_headers: dict[str, str]) -> Callable[..., dict[str, Any]]:
     def create(units: list[str], catalog: dict[str, Any] = SMALL,
                locks_in: float = 3600.0) -> dict[str, Any]:

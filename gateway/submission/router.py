@@ -33,6 +33,10 @@ Admin = Annotated[Principal, Depends(require_roles("admin"))]
 AdminOrViewer = Annotated[Principal, Depends(require_roles("admin", "viewer"))]
 Leader = Annotated[Principal, Depends(require_roles("unit_leader"))]
 UnitMember = Annotated[Principal, Depends(require_roles("unit_leader", "unit_staff"))]
+# The unit itself, and those who read every unit's assessment (the submission service
+# then checks which unit).
+UnitReader = Annotated[Principal, Depends(require_roles("unit_leader", "unit_staff", "admin",
+                                                        "appraiser"))]
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", max_length=200,
     description="the same key twice gives the first answer and changes nothing more")]
@@ -173,6 +177,16 @@ async def withdraw(
     """Rút báo cáo: take the sending back to edit it, while the window is still open."""
     return await client.call(SUBMISSION, "withdraw", assessment_id, principal.as_actor(),
                              idempotency_key=idempotency_key)
+
+
+@router.get("/assessments/{assessment_id}/precheck")
+async def precheck(
+    assessment_id: Id, principal: UnitReader, client: Rpc,
+) -> list[dict[str, Any]]:
+    """Kiểm tra trước khi gửi: per criterion, what the council will refuse and the score
+    it will then give (``predicted_score``: "0" for a letter-suffixed number, an
+    explanation naming no document and section, or missing evidence)."""
+    return await client.call(SUBMISSION, "precheck", assessment_id, principal.as_actor())
 
 
 @router.get("/assessments/{assessment_id}/history")

@@ -6,6 +6,7 @@ the shapes and reject malformed JSON before it crosses the bus.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
@@ -27,6 +28,14 @@ class CampaignBody(BaseModel):
     catalog_id: int = Field(ge=1, le=2_147_483_647)
     unit_codes: list[str] = Field(min_length=1)
     windows: dict[Literal["self_assessment", "appraisal", "supplement"], WindowBody]
+    data_cutoff_date: date | None = Field(
+        default=None, examples=["2025-11-20"],
+        description="ngày chốt số liệu: documents dated after it do not count")
+    reminders_minutes_before_lock: list[int] = Field(
+        default=[4320, 1440, 120], max_length=10,
+        description="minutes before each lock when units that have not sent are reminded")
+    unranked_unit_codes: list[str] = Field(
+        default_factory=list, description="assessed and published, but not ranked")
 
 
 class EntryBody(BaseModel):

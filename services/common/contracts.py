@@ -92,9 +92,13 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 # judged by the database's clock inside the write's transaction, 423
 # "assessment_submitted" once sent, 403 "forbidden_unit" / "not_assigned" / "leader_only"):
 #   create_campaign(data: {name, year, catalog_id, unit_codes, windows: {kind: {opens_at,
-#       locks_at}}}, actor) -> {"id": int}                    # admin; 422 unknown_units
+#       locks_at}}, data_cutoff_date?, reminders_minutes_before_lock?,
+#       unranked_unit_codes? (a subset of unit_codes)}, actor) -> {"id": int}
+#       # admin; 422 unknown_units
 #   list_campaigns() -> list[{id, name, year, catalog_id}]
-#   get_campaign(campaign_id) -> {id, name, year, catalog_id, bands, units: [{unit_code,
+#   get_campaign(campaign_id) -> {id, name, year, catalog_id, bands, data_cutoff_date
+#       ("YYYY-MM-DD" | None), reminders_minutes_before_lock: [int] (default
+#       [4320, 1440, 120]), unranked_unit_codes: [code], units: [{unit_code,
 #       unit_name, assessment_id}], windows: {kind: {kind, opens_at, locks_at, state, is_open}}}
 #   add_window(campaign_id, data: {kind, opens_at, locks_at}, actor) -> window  # admin; 409
 #   progress(campaign_id) -> list[{assessment_id, unit_code, unit_name, status, submitted,

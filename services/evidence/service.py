@@ -106,7 +106,10 @@ class Service(ServiceBase):
             # Asked even for a file already linked: after the lock, nothing is "uploaded".
             self.submission.attach_evidence(
                 assessment_id, code, {"id": view["id"], "name": view["filename"],
-                                      "sha256": view["sha256"], "checks": view["checks"]},
+                                      "sha256": view["sha256"], "checks": view["checks"],
+                                      "doc_number": view["doc_number"],
+                                      "doc_date": view["doc_date"], "title": view["title"],
+                                      "section": view["section"]},
                 who.model_dump())
         except DomainError:
             if created:

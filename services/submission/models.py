@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -38,6 +39,12 @@ class Campaign(Base):
     catalog_id: Mapped[int] = mapped_column(Integer)
     # Copied from the set at creation: the proposed classification must be one of them.
     bands: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # Ngày chốt số liệu: documents dated after it do not count (precheck warns).
+    data_cutoff_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Minutes before each lock when the unsent are reminded (read by notify).
+    reminders_minutes_before_lock: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Assessed and published, never ranked.
+    unranked_unit_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

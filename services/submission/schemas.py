@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -36,12 +37,42 @@ class NewWindow(WindowIn):
     kind: WindowKind
 
 
+# Three days, one day and two hours before each lock, as API.md says.
+DEFAULT_REMINDERS = [4320, 1440, 120]
+
+
 class CampaignIn(BaseModel):
     name: str = Field(min_length=1, max_length=300)
     year: int = Field(ge=2000, le=2100)
-    catalog_id: int
+    catalog_id: int = Field(ge=1, le=2_147_483_647)
     unit_codes: list[str] = Field(min_length=1)
     windows: dict[WindowKind, WindowIn]
+    # Ngày chốt số liệu: a document dated after it does not count (seed 003).
+    data_cutoff_date: date | None = None
+    # Minutes before each lock at which those who have not sent are reminded (notify).
+    reminders_minutes_before_lock: list[int] = Field(
+        default_factory=lambda: list(DEFAULT_REMINDERS), max_length=10)
+    # Assessed and published, but given no rank (đơn vị không xếp hạng).
+    unranked_unit_codes: list[str] = Field(default_factory=list)
+
+    @field_validator("reminders_minutes_before_lock")
+    @classmethod
+    def _reminders(cls, minutes: list[int]) -> list[int]:
+        # At most a year ahead; each reminder once, the earliest first.
+        if any(m < 1 or m > 525_600 for m in minutes):
+            raise ValueError("each reminder is between 1 and 525600 minutes before the lock")
+        if len(set(minutes)) != len(minutes):
+            raise ValueError("reminders_minutes_before_lock has duplicates")
+        return sorted(minutes, reverse=True)
+
+    @model_validator(mode="after")
+    def _unranked_in_campaign(self) -> CampaignIn:
+        strangers = sorted(set(self.unranked_unit_codes) - set(self.unit_codes))
+        if strangers:
+            raise ValueError(f"unranked_unit_codes not in unit_codes: {', '.join(strangers)}")
+        if len(set(self.unranked_unit_codes)) != len(self.unranked_unit_codes):
+            raise ValueError("unranked_unit_codes has duplicates")
+        return self
 
     @field_validator("unit_codes")
     @classmethod
@@ -83,6 +114,11 @@ class EvidenceRef(BaseModel):
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     # The evidence service's file type, signature and document-number checks, shown as-is.
     checks: dict[str, Any] | None = None
+    # The document as the unit described it: precheck reads the number, date and section.
+    doc_number: str | None = Field(default=None, max_length=100)
+    doc_date: date | None = None
+    title: str | None = Field(default=None, max_length=500)
+    section: str | None = Field(default=None, max_length=2000)
 
 
 class SignedSummary(BaseModel):

@@ -31,7 +31,7 @@ from services.common.db import transaction
 from services.common.errors import DomainError, invalid, not_found
 from services.common.outbox import record_event
 from services.common.validation import parse
-from services.submission import domain, store
+from services.submission import domain, precheck, store
 from services.submission.domain import decimal_text, entry_snapshot, vn_iso
 from services.submission.models import Assessment, Campaign, Change, Entry, Node, Window
 from services.submission.schemas import (
@@ -71,7 +71,9 @@ class Service(ServiceBase):
         with transaction(self.db):
             campaign = Campaign(name=body.name, year=body.year, catalog_id=body.catalog_id,
                                 bands=catalog.get("bands") or [], created_by=who.username,
-                                created_at=now)
+                                created_at=now, data_cutoff_date=body.data_cutoff_date,
+                                reminders_minutes_before_lock=body.reminders_minutes_before_lock,
+                                unranked_unit_codes=body.unranked_unit_codes)
             self.db.add(campaign)
             self.db.flush()
             self.db.add_all(Node(campaign_id=campaign.id, **r) for r in rows)
@@ -116,6 +118,10 @@ class Service(ServiceBase):
         return {
             "id": campaign.id, "name": campaign.name, "year": campaign.year,
             "catalog_id": campaign.catalog_id, "bands": campaign.bands,
+            "data_cutoff_date": (campaign.data_cutoff_date.isoformat()
+                                 if campaign.data_cutoff_date else None),
+            "reminders_minutes_before_lock": list(campaign.reminders_minutes_before_lock or []),
+            "unranked_unit_codes": list(campaign.unranked_unit_codes or []),
             "windows": {w.kind: self._window_out(w, now) for w in windows},
             "units": [{"unit_code": u.unit_code, "unit_name": u.unit_name,
                        "assessment_id": u.id} for u in units],
@@ -363,7 +369,7 @@ class Service(ServiceBase):
             found, entry, node, window = self._writable_entry(assessment_id, code, who)
             before = entry_snapshot(entry)
             kept = [e for e in entry.evidence if str(e["id"]) != str(ref.id)]
-            entry.evidence = [*kept, ref.model_dump(exclude_none=True)]
+            entry.evidence = [*kept, ref.model_dump(mode="json", exclude_none=True)]
             campaign = self._campaign(found.campaign_id)
             return self._entry_written(found, entry, node, campaign, who, "attach_evidence",
                                        before), window
@@ -514,6 +520,24 @@ class Service(ServiceBase):
                                .order_by(Change.id)).all()
         return [{"id": c.id, "code": c.code, "action": c.action, "actor": c.actor,
                  "at": vn_iso(c.at), "before": c.before, "after": c.after} for c in rows]
+
+    @rpc(expected_exceptions=DomainError)
+    def precheck(self, assessment_id: int, actor: dict[str, Any]) -> list[dict[str, Any]]:
+        """Kiểm tra trước khi gửi: per criterion, what the council will refuse."""
+        who = parse(Actor, actor)
+        found = store.assessment(self.db, assessment_id)
+        domain.check_read(who.model_dump(), found.unit_code)
+        campaign = self._campaign(found.campaign_id)
+        nodes = store.nodes(self.db, found.campaign_id)
+        out: list[dict[str, Any]] = []
+        for entry in self._entries(found.id):
+            node = nodes[entry.code]
+            out.extend(precheck.entry_problems(
+                code=entry.code, score=entry.score, not_applicable=entry.not_applicable,
+                explanation=entry.explanation, evidence=list(entry.evidence or []),
+                evidence_rule=node.evidence, rule_kind=(node.rule or {}).get("kind"),
+                cutoff=campaign.data_cutoff_date))
+        return out
 
     @rpc(expected_exceptions=DomainError)
     def summary(self, assessment_id: int, actor: dict[str, Any]) -> dict[str, Any]:

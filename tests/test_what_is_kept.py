@@ -1,0 +1,148 @@
+"""What a user enters is what the system keeps (issue 10), over HTTP into the real system.
+
+Campaign fields, precheck, score inputs, ids, inherited criteria fields, evidence
+metadata per attachment and the signed summary's checks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from services.evidence.tests.pki import CA, plain_pdf, sign
+from tests.conftest import EVIDENCE_TRUST_ROOTS
+from tests.test_submission import SMALL, put
+
+UPLOAD = "/api/v1/assessments/{aid}/entries/{code}/evidence"
+
+
+@pytest.fixture(scope="module")
+def ca() -> CA:
+    ca = CA("CA thử nghiệm tỉnh (issue 10)")
+    ca.write_pem(EVIDENCE_TRUST_ROOTS, f"test-{uuid.uuid4().hex[:6]}.pem")
+    return ca
+
+
+def _catalog(http: httpx.Client, admin: dict[str, str], body: dict[str, Any] = SMALL) -> int:
+    created = http.post("/api/v1/catalogs", headers=admin, json=body)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def _campaign_body(catalog_id: int, units: list[str], **extra: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"name": "Đánh giá CCHC 2025", "year": 2025, "catalog_id": catalog_id,
+            "unit_codes": units,
+            "windows": {"self_assessment": {
+                "opens_at": (now - timedelta(hours=1)).isoformat(),
+                "locks_at": (now + timedelta(hours=1)).isoformat()}}, **extra}
+
+
+def _upload(http: httpx.Client, aid: int, code: str, headers: dict[str, str], content: bytes,
+            doc_number: str, doc_date: str = "2025-03-05", title: str = "Kế hoạch CCHC năm 2025",
+            section: str = "Mục II") -> httpx.Response:
+    return http.post(UPLOAD.format(aid=aid, code=code), headers=headers,
+                     files={"file": ("tai-lieu.pdf", content, "application/pdf")},
+                     data={"doc_number": doc_number, "doc_date": doc_date, "title": title,
+                           "section": section})
+
+
+def test_campaign_keeps_cutoff_reminders_and_unranked_units(http, admin_headers, unit) -> None:
+    first, second = unit(), unit()
+    catalog_id = _catalog(http, admin_headers)
+    created = http.post("/api/v1/campaigns", headers=admin_headers, json=_campaign_body(
+        catalog_id, [first, second], data_cutoff_date="2025-11-20",
+        reminders_minutes_before_lock=[60, 2880], unranked_unit_codes=[second]))
+    assert created.status_code == 201, created.text
+    got = http.get(f"/api/v1/campaigns/{created.json()['id']}", headers=admin_headers).json()
+    assert got["data_cutoff_date"] == "2025-11-20"
+    assert got["reminders_minutes_before_lock"] == [2880, 60]
+    assert got["unranked_unit_codes"] == [second]
+
+    plain = http.post("/api/v1/campaigns", headers=admin_headers,
+                      json=_campaign_body(catalog_id, [first]))
+    assert plain.status_code == 201, plain.text
+    got = http.get(f"/api/v1/campaigns/{plain.json()['id']}", headers=admin_headers).json()
+    assert got["reminders_minutes_before_lock"] == [4320, 1440, 120]
+    assert (got["data_cutoff_date"], got["unranked_unit_codes"]) == (None, [])
+
+    for bad in ({"unranked_unit_codes": ["NOT-IN-IT"]},
+                {"reminders_minutes_before_lock": [0]},
+                {"reminders_minutes_before_lock": [60, 60]},
+                {"data_cutoff_date": "20/11/2025"}):
+        refused = http.post("/api/v1/campaigns", headers=admin_headers,
+                            json=_campaign_body(catalog_id, [first], **bad))
+        assert refused.status_code == 422, (bad, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+def test_precheck_names_what_the_council_will_refuse(
+    http, admin_headers, unit, make_user, ca
+) -> None:
+    code = unit()
+    catalog_id = _catalog(http, admin_headers)
+    created = http.post("/api/v1/campaigns", headers=admin_headers, json=_campaign_body(
+        catalog_id, [code], data_cutoff_date="2025-11-20"))
+    assert created.status_code == 201, created.text
+    cid = created.json()["id"]
+    aid = http.get(f"/api/v1/campaigns/{cid}", headers=admin_headers).json()["units"][0][
+        "assessment_id"]
+    _, leader = make_user("unit_leader", unit_code=code)
+    _, stranger = make_user("unit_leader", unit_code=unit())
+    _, viewer = make_user("viewer")
+
+    # 1.1: unsigned, letter-suffixed, dated after the cut-off, an explanation citing nothing.
+    assert put(http, aid, "1.1", {"option": "Đúng thời hạn",
+                                  "explanation": "Đã ban hành đúng hạn"}, leader).status_code == 200
+    bad = _upload(http, aid, "1.1", leader, plain_pdf("Ke hoach 30a"), "30a/KH-UBND",
+                  doc_date="2025-11-25")
+    assert bad.status_code == 201, bad.text
+    # 1.2: signed by a trusted signer, cited by number and section: nothing to say.
+    assert put(http, aid, "1.2", {"done": 3, "planned": 4,
+                                  "explanation": "Theo Báo cáo 25/BC-UBND, mục III"},
+               leader).status_code == 200
+    good = _upload(http, aid, "1.2", leader, sign(plain_pdf("Bao cao 25"), ca.signer()),
+                   "25/BC-UBND", title="Báo cáo CCHC năm 2025", section="Mục III")
+    assert good.status_code == 201, good.text
+
+    response = http.get(f"/api/v1/assessments/{aid}/precheck", headers=leader)
+    assert response.status_code == 200, response.text
+    found = response.json()
+    by_code: dict[str, set[str]] = {}
+    for item in found:
+        by_code.setdefault(item["code"], set()).add(item["problem"])
+        assert item["detail"] and " / " in item["detail"]
+    assert by_code["1.1"] == {"signature_absent", "doc_number_letter_suffix",
+                              "doc_date_after_cutoff", "explanation_no_citation"}
+    assert {i["predicted_score"] for i in found if i["code"] == "1.1"} == {"0"}
+    assert "1.2" not in by_code
+    # 2.1 and 2.2 need no evidence and were not scored yet: no refusal to predict.
+    assert not {"2.1", "2.2"} & set(by_code)
+
+    # Fixed, the refusals go: a signed plan cited by number and section.
+    assert http.delete(f"/api/v1/assessments/{aid}/entries/1.1/evidence/{bad.json()['id']}",
+                       headers=leader).status_code in (200, 204)
+    fixed = _upload(http, aid, "1.1", leader, sign(plain_pdf("Ke hoach 12"), ca.signer()),
+                    "12/KH-UBND")
+    assert fixed.status_code == 201, fixed.text
+    assert put(http, aid, "1.1", {"explanation": "Kế hoạch 12/KH-UBND, mục II"},
+               leader).status_code == 200
+    again = http.get(f"/api/v1/assessments/{aid}/precheck", headers=leader).json()
+    assert again == []
+
+    # Missing required evidence is said too.
+    assert http.delete(f"/api/v1/assessments/{aid}/entries/1.1/evidence/{fixed.json()['id']}",
+                       headers=leader).status_code in (200, 204)
+    missing = http.get(f"/api/v1/assessments/{aid}/precheck", headers=leader).json()
+    assert {(i["code"], i["problem"], i["predicted_score"]) for i in missing} >= {
+        ("1.1", "evidence_missing", "0")}
+
+    assert http.get(f"/api/v1/assessments/{aid}/precheck", headers=stranger).status_code == 403
+    assert http.get(f"/api/v1/assessments/{aid}/precheck", headers=viewer).status_code == 403
+    assert http.get(f"/api/v1/assessments/{aid}/precheck",
+                    headers=admin_headers).status_code == 200
+
