@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.types import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -24,7 +26,7 @@ class Document(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     # Signature checks depend on the bytes only, so they are made once per content.
     signature: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Evidence(Base):
@@ -45,4 +47,4 @@ class Evidence(Base):
     canonical_name: Mapped[str] = mapped_column(String(255))
     checks: Mapped[dict[str, Any]] = mapped_column(JSON)
     uploaded_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
