@@ -146,3 +146,84 @@ def test_precheck_names_what_the_council_will_refuse(
     assert http.get(f"/api/v1/assessments/{aid}/precheck",
                     headers=admin_headers).status_code == 200
 
+
+
+def _assessment(http: httpx.Client, admin: dict[str, str], code: str,
+                catalog: dict[str, Any] = SMALL, **extra: Any) -> int:
+    created = http.post("/api/v1/campaigns", headers=admin,
+                        json=_campaign_body(_catalog(http, admin, catalog), [code], **extra))
+    assert created.status_code == 201, created.text
+    got = http.get(f"/api/v1/campaigns/{created.json()['id']}", headers=admin).json()
+    return got["units"][0]["assessment_id"]
+
+
+def _problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] and body["detail"]
+    return body
+
+
+def test_score_inputs_are_taken_as_typed_or_refused_with_a_reason(
+    http, admin_headers, unit, make_user
+) -> None:
+    code = unit()
+    aid = _assessment(http, admin_headers, code)
+    _, leader = make_user("unit_leader", unit_code=code)
+
+    # Options: a score exactly one option gives names that option (Chậm = 1).
+    by_score = put(http, aid, "1.1", {"self_score": 1}, leader)
+    assert by_score.status_code == 200, by_score.text
+    assert by_score.json()["self_score"] == "1"
+    wrong = _problem(put(http, aid, "1.1", {"self_score": "1.5"}, leader), 422)
+    assert (wrong["code"], wrong["reason"]) == ("score_rejected", "not_an_option_score")
+    assert "Không mức nào" in wrong["detail"]
+
+    # Ratio: done may not exceed planned, and planned must be above 0.
+    over = _problem(put(http, aid, "1.2", {"done": 5, "planned": 4}, leader), 422)
+    assert (over["code"], over["reason"]) == ("score_rejected", "done_above_planned")
+    zero = _problem(put(http, aid, "1.2", {"done": 0, "planned": 0}, leader), 422)
+    assert zero["reason"] == "planned_zero"
+    assert put(http, aid, "1.2", {"done": 3, "planned": 4}, leader).json()["self_score"] == "2.25"
+
+    # Huge exponents are bad input, not an overflow.
+    for field, criterion in (("self_score", "2.1"), ("self_score", "1.1"), ("done", "1.2"),
+                             ("count", "2.2")):
+        for value in ("1e9999999", "1e-9999999", "NaN", "Infinity"):
+            body = {field: value, **({"planned": 4} if field == "done" else {})}
+            refused = _problem(put(http, aid, criterion, body, leader), 422)
+            assert refused["code"] == "invalid_input", (criterion, value, refused)
+
+    # Nothing refused changed the entries.
+    entries = {e["code"]: e for e in http.get(f"/api/v1/assessments/{aid}",
+                                              headers=leader).json()["entries"]}
+    assert (entries["1.1"]["self_score"], entries["1.2"]["self_score"]) == ("1", "2.25")
+    assert entries["2.1"]["self_score"] is None and entries["2.2"]["self_score"] is None
+
+
+def test_ids_beyond_any_integer_are_a_4xx_everywhere(http, admin_headers, make_user) -> None:
+    huge = "99999999999999999999"
+    _, leader = make_user("unit_leader", unit_code="K-ANY")
+    for method, path in (
+        ("GET", f"/api/v1/evidence/{huge}"),
+        ("GET", f"/api/v1/catalogs/{huge}"),
+        ("GET", f"/api/v1/catalogs/{huge}.xlsx"),
+        ("POST", f"/api/v1/catalogs/{huge}/clone"),
+        ("PUT", f"/api/v1/catalogs/{huge}"),
+        ("GET", f"/api/v1/campaigns/{huge}"),
+        ("GET", f"/api/v1/campaigns/{huge}/progress"),
+        ("GET", f"/api/v1/assessments/{huge}"),
+        ("GET", f"/api/v1/assessments/{huge}/precheck"),
+        ("PUT", f"/api/v1/assessments/{huge}/entries/1.1"),
+        ("DELETE", f"/api/v1/assessments/{huge}/entries/1.1/evidence/{huge}"),
+        ("GET", "/api/v1/catalogs/2147483648"),
+        ("GET", "/api/v1/evidence/0"),
+    ):
+        unit_route = "/entries/" in path
+        response = http.request(method, path, headers=leader if unit_route else admin_headers,
+                                json={"year": 2026} if method != "GET" else None)
+        body = _problem(response, 422)
+        assert body["code"] == "invalid_input", (method, path, body)
+    assert _problem(http.get("/api/v1/evidence/2147483647", headers=admin_headers),
+                    404)["code"] == "not_found"

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Header, Path, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from gateway.deps import object_store, rpc
+from gateway.params import Code, Id
 from gateway.policy import Principal, authenticated, ensure_unit_scope, require_roles
 from gateway.rpc import RpcClient
 from gateway.submission.schemas import CampaignBody, EntryBody, NewWindowBody
@@ -24,9 +25,6 @@ from services.evidence.storage import ObjectStore
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns and assessments"])
 
-# Ids are PostgreSQL integers: a larger number is a 422 here, not a database error.
-Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
-Code = Annotated[str, Path(min_length=1, max_length=30)]
 Rpc = Annotated[RpcClient, Depends(rpc)]
 SignedIn = Annotated[Principal, Depends(authenticated)]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -38,15 +38,20 @@ class CampaignBody(BaseModel):
         default_factory=list, description="assessed and published, but not ranked")
 
 
+# Up to 15 digits before the point and 8 after: "1e9999999" is a 422 with its reason.
+Number = Annotated[Decimal, Field(max_digits=23, decimal_places=8, allow_inf_nan=False)]
+
+
 class EntryBody(BaseModel):
     """One of the score inputs the criterion's rule takes, the flag and the explanation."""
 
     model_config = {"extra": "forbid"}
 
     option: str | int | None = Field(default=None, description="options rule: label or index")
-    done: Decimal | None = Field(default=None, description="ratio rule")
-    planned: Decimal | None = Field(default=None, description="ratio rule")
-    count: Decimal | None = Field(default=None, description="deduction rule")
-    self_score: Decimal | None = Field(default=None, description="range rule")
+    done: Number | None = Field(default=None, description="ratio rule: done ≤ planned")
+    planned: Number | None = Field(default=None, description="ratio rule: planned > 0")
+    count: Number | None = Field(default=None, description="deduction rule")
+    self_score: Number | None = Field(
+        default=None, description="range rule; options rule when exactly one option gives it")
     not_applicable: bool | None = None
     explanation: str | None = None

@@ -193,6 +193,11 @@ def _canonical(value: Decimal) -> Decimal:
     return value
 
 
+# Numbers up to 10^15 (a plan counted in đồng) with at most 8 decimal places.
+MAX_MAGNITUDE = 15
+MAX_PLACES = 8
+
+
 def _to_decimal(value: Any) -> Decimal | None:
     """A finite Decimal from an int, Decimal, numeric string or float; else None."""
     if isinstance(value, bool):
@@ -216,6 +221,10 @@ def _to_decimal(value: Any) -> Decimal | None:
     else:
         return None
     if not number.is_finite():
+        return None
+    # "1e9999999" is finite but no score, count or plan is that large (or that small):
+    # refused here, before any arithmetic on it overflows (a 500) or underflows to 0.
+    if number and not -MAX_PLACES <= number.adjusted() <= MAX_MAGNITUDE:
         return None
     return _canonical(number)
 
@@ -685,7 +694,9 @@ def _input_number(inp: Mapping[str, Any], key: str) -> Decimal:
     if number is None:
         raise ScoreRejected(
             "not_a_number",
-            f"Giá trị phải là số hữu hạn / must be a finite number: {key}",
+            f"Giá trị phải là số, không quá {MAX_MAGNITUDE} chữ số phần nguyên và "
+            f"{MAX_PLACES} chữ số thập phân / must be a number of at most "
+            f"{MAX_MAGNITUDE} digits and {MAX_PLACES} decimal places: {key}",
         )
     if number < 0:
         raise ScoreRejected(
@@ -697,6 +708,8 @@ def _input_number(inp: Mapping[str, Any], key: str) -> Decimal:
 def _score_option(node: Node, rule: OptionsRule, inp: Mapping[str, Any]) -> Decimal:
     choice = inp.get("option")
     labels = ", ".join(o.label for o in rule.options)
+    if choice is None and inp.get("self_score") is not None:
+        return _option_by_score(node, rule, inp)
     if choice is None:
         raise ScoreRejected("missing_input", "Thiếu mức chọn / missing value: option")
     if isinstance(choice, int) and not isinstance(choice, bool):
@@ -714,6 +727,31 @@ def _score_option(node: Node, rule: OptionsRule, inp: Mapping[str, Any]) -> Deci
     )
 
 
+def _option_by_score(node: Node, rule: OptionsRule, inp: Mapping[str, Any]) -> Decimal:
+    """``self_score`` on an options criterion: the option that gives exactly that score.
+
+    API.md lists ``self_score`` for every rule; it names an option only when exactly
+    one option gives it (two options with one score would leave the choice unsaid).
+    """
+    score = _input_number(inp, "self_score")
+    matching = [o for o in rule.options if o.score == score]
+    scores = ", ".join(f"{o.label} = {_dec_str(o.score)}" for o in rule.options)
+    if len(matching) == 1:
+        return matching[0].score
+    if not matching:
+        raise ScoreRejected(
+            "not_an_option_score",
+            f"Không mức nào của tiêu chí {node.code} cho {_dec_str(score)} điểm ({scores}) / "
+            f"no option of {node.code} gives {_dec_str(score)}",
+        )
+    raise ScoreRejected(
+        "ambiguous_option_score",
+        f"Nhiều mức của tiêu chí {node.code} cho {_dec_str(score)} điểm; hãy chọn mức "
+        f"(option) / several options of {node.code} give {_dec_str(score)}; send the "
+        f"option: {', '.join(o.label for o in matching)}",
+    )
+
+
 def _score_ratio(node: Node, inp: Mapping[str, Any]) -> Decimal:
     done = _input_number(inp, "done")
     planned = _input_number(inp, "planned")
@@ -725,8 +763,16 @@ def _score_ratio(node: Node, inp: Mapping[str, Any]) -> Decimal:
             "hãy đánh dấu không áp dụng / planned must be > 0; if nothing was "
             "planned, mark the criterion not applicable",
         )
-    # Exceeding the plan (revenue above the estimate, say) earns the maximum, no more.
-    ratio = min(done, planned) / planned
+    if done > planned:
+        # "Done of planned" cannot exceed what was planned: a unit that did more
+        # enters the plan's number as done (the maximum), not a ratio above 100 %.
+        raise ScoreRejected(
+            "done_above_planned",
+            f"Số đã thực hiện ({_dec_str(done)}) không được lớn hơn số kế hoạch "
+            f"({_dec_str(planned)}) / done ({_dec_str(done)}) cannot exceed planned "
+            f"({_dec_str(planned)})",
+        )
+    ratio = done / planned
     # Two decimals because that is what the summary table shows and what a person adds
     # by hand; HALF_UP because that is the rounding people do (Python's default
     # HALF_EVEN would give 0.125 -> 0.12 where the council writes 0.13).

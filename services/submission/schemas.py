@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
@@ -89,6 +89,13 @@ class CampaignIn(BaseModel):
         return windows
 
 
+# A score input as a person types it: up to 15 digits before the point and 8 after;
+# "1e9999999" is refused here with its reason, never handed to arithmetic.
+Number = Annotated[Decimal, Field(max_digits=23, decimal_places=8, allow_inf_nan=False)]
+OptionLabel = Annotated[str, Field(max_length=300)]
+OptionIndex = Annotated[int, Field(ge=0, le=1000)]
+
+
 class EntryIn(BaseModel):
     """A save: the score inputs the criterion's rule takes, and the text fields.
 
@@ -97,11 +104,11 @@ class EntryIn(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    option: str | int | None = None
-    done: Decimal | None = None
-    planned: Decimal | None = None
-    count: Decimal | None = None
-    self_score: Decimal | None = None
+    option: OptionLabel | OptionIndex | None = None
+    done: Number | None = None
+    planned: Number | None = None
+    count: Number | None = None
+    self_score: Number | None = None
     not_applicable: bool | None = None
     explanation: str | None = Field(default=None, max_length=20000)
 

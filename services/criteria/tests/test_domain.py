@@ -15,6 +15,8 @@ from services.criteria.domain import (
     Catalog,
     CatalogInvalid,
     DeductionRule,
+    Node,
+    Option,
     OptionsRule,
     RangeRule,
     RatioRule,
@@ -509,6 +511,18 @@ def test_options_by_label_or_index(catalog):
     assert rejected(node, {}) == "missing_input"
 
 
+def test_options_by_self_score_when_exactly_one_option_gives_it(catalog):
+    node = find_node(catalog, "1.1")  # 2 / 1 / 0
+    assert score_entry(node, {"self_score": 1}) == 1
+    assert score_entry(node, {"self_score": "2.0"}) == 2
+    assert rejected(node, {"self_score": "1.5"}) == "not_an_option_score"
+    assert rejected(node, {"self_score": "1e9999999"}) == "not_a_number"
+    twins = Node("9.1", "t", Decimal(1), rule=OptionsRule((
+        Option("Đạt", Decimal(1)), Option("Vượt", Decimal(1)), Option("Không", Decimal(0)))))
+    assert rejected(twins, {"self_score": 1}) == "ambiguous_option_score"
+    assert score_entry(twins, {"self_score": 0}) == 0
+
+
 def test_option_above_max_cannot_exist():
     data = sample()
     data["nodes"][0]["children"][0]["rule"]["options"].append(
@@ -523,8 +537,11 @@ def test_ratio_edges(catalog):
     assert score_entry(node, {"done": 0, "planned": 21}) == Decimal(0)
     assert score_entry(node, {"done": 2, "planned": 3}) == Decimal("1.33")
     assert score_entry(node, {"done": "1", "planned": "3"}) == Decimal("0.67")
-    # Beyond the plan (revenue above the estimate) earns the maximum, not more.
-    assert score_entry(node, {"done": 30, "planned": 21}) == Decimal(2)
+    # Done of planned cannot exceed the plan: the unit enters the plan as done.
+    assert rejected(node, {"done": 30, "planned": 21}) == "done_above_planned"
+    assert rejected(node, {"done": 5, "planned": 4}) == "done_above_planned"
+    assert rejected(node, {"done": 1, "planned": "1e9999999"}) == "not_a_number"
+    assert rejected(node, {"done": "1e-9999999", "planned": 1}) == "not_a_number"
     assert rejected(node, {"done": 0, "planned": 0}) == "planned_zero"
     assert rejected(node, {"done": 5, "planned": 0}) == "planned_zero"
     assert rejected(node, {"done": -1, "planned": 5}) == "negative"
@@ -557,6 +574,8 @@ def test_range_edges(catalog):
     assert rejected(node, {"self_score": "hai"}) == "not_a_number"
     assert rejected(node, {"self_score": [1]}) == "not_a_number"
     assert rejected(node, {"self_score": None}) == "missing_input"
+    assert rejected(node, {"self_score": "1e9999999"}) == "not_a_number"
+    assert rejected(node, {"self_score": "1e-9999999"}) == "not_a_number"
 
 
 def test_deduction_edges(catalog):
