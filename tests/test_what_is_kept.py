@@ -227,3 +227,48 @@ def test_ids_beyond_any_integer_are_a_4xx_everywhere(http, admin_headers, make_u
         assert body["code"] == "invalid_input", (method, path, body)
     assert _problem(http.get("/api/v1/evidence/2147483647", headers=admin_headers),
                     404)["code"] == "not_found"
+
+
+INHERITING = {
+    "name": "Bộ tiêu chí viết theo cách thường dùng 2025", "year": 2025, "unit_type": "commune",
+    "bands": [{"min": 0, "label": "Yếu"}],
+    "nodes": [{"code": "1", "title": "Cải cách thủ tục hành chính", "max": 3,
+               "appraised_by": "VPUB", "evidence": "required", "not_applicable_allowed": True,
+               "children": [
+                   {"code": "1.1", "title": "Công khai thủ tục", "max": 1,
+                    "rule": {"kind": "range", "step": 0.5}},
+                   {"code": "1.2", "title": "Giải quyết đúng hạn", "max": 2,
+                    "rule": {"kind": "ratio"}, "appraised_by": "SNV", "evidence": "optional",
+                    "not_applicable_allowed": False}]}],
+}
+
+
+def test_a_parent_names_department_and_evidence_once_for_its_criteria(
+    http, admin_headers, unit, make_user
+) -> None:
+    created = http.post("/api/v1/catalogs", headers=admin_headers, json=INHERITING)
+    assert created.status_code == 201, created.text
+    tree = http.get(f"/api/v1/catalogs/{created.json()['id']}", headers=admin_headers).json()
+    field = tree["nodes"][0]
+    assert (field["appraised_by"], field["evidence"]) == ("VPUB", "required")
+    leaves = {c["code"]: c for c in field["children"]}
+    assert (leaves["1.1"]["appraised_by"], leaves["1.1"]["evidence"],
+            leaves["1.1"]["not_applicable_allowed"]) == ("VPUB", "required", True)
+    assert (leaves["1.2"]["appraised_by"], leaves["1.2"]["evidence"],
+            leaves["1.2"]["not_applicable_allowed"]) == ("SNV", "optional", False)
+    # A rule still belongs to what is scored.
+    wrong = {**INHERITING, "nodes": [{**INHERITING["nodes"][0], "rule": {"kind": "ratio"}}]}
+    refused = _problem(http.post("/api/v1/catalogs", headers=admin_headers, json=wrong), 422)
+    assert "rule_on_parent" in {p["code"] for p in refused["problems"]}
+
+    # A campaign over it applies the resolved values: 1.1 needs evidence, may be N/A.
+    code = unit()
+    aid = _assessment(http, admin_headers, code, catalog=INHERITING)
+    _, leader = make_user("unit_leader", unit_code=code)
+    assert put(http, aid, "1.1", {"self_score": "0.5", "explanation": "Mục 1"},
+               leader).status_code == 200
+    missing = http.post(f"/api/v1/assessments/{aid}/entries/1.1/complete", headers=leader)
+    assert _problem(missing, 422)["code"] == "evidence_missing"
+    assert put(http, aid, "1.1", {"not_applicable": True}, leader).status_code == 200
+    refused_na = put(http, aid, "1.2", {"not_applicable": True}, leader)
+    assert _problem(refused_na, 422)["code"] == "not_applicable_not_allowed"

@@ -331,7 +331,10 @@ TOP = {"title": "Lĩnh vực thêm", "max": 1, "rule": {"kind": "ratio"}}
         (_set([*LEAF_11, "appraised_by"], 7), "bad_appraised_by"),
         (_set([*LEAF_11, "evidance"], "required"), "unknown_field"),
         (_set(["nodes", 0, "rule"], {"kind": "ratio"}), "rule_on_parent"),
-        (_set(["nodes", 0, "appraised_by"], "SNV"), "leaf_field_on_parent"),
+        (_set(["nodes", 0, "form_allowed"], True), "leaf_field_on_parent"),
+        (_set(["nodes", 0, "evidence"], "maybe"), "unknown_evidence"),
+        (_set(["nodes", 0, "not_applicable_allowed"], "yes"), "bad_flag"),
+        (_set(["nodes", 0, "appraised_by"], 7), "bad_appraised_by"),
         (_set(["nodes", 0, "children", 2, "rule", "step"], "0.75"), "bad_step"),
         (_set(["nodes", 0, "children", 2, "rule", "step"], 0), "bad_step"),
         (_set(["nodes", 0, "children", 2, "rule", "step"], KeyError), "bad_step"),
@@ -509,6 +512,34 @@ def test_options_by_label_or_index(catalog):
     assert rejected(node, {"option": -1}) == "unknown_option"
     assert rejected(node, {"option": True}) == "unknown_option"
     assert rejected(node, {}) == "missing_input"
+
+
+def test_parents_settings_are_inherited_and_a_childs_own_wins():
+    data = {
+        "name": "Bộ thừa kế", "year": 2025, "unit_type": "commune",
+        "bands": [{"min": 0, "label": "Yếu"}],
+        "nodes": [{"code": "1", "title": "Lĩnh vực", "max": 4, "appraised_by": "SNV",
+                   "evidence": "required", "children": [
+                       {"code": "1.1", "title": "Tiêu chí", "max": 3,
+                        "not_applicable_allowed": True, "children": [
+                            {"code": "1.1.1", "title": "a", "max": 1, "rule": {"kind": "ratio"}},
+                            {"code": "1.1.2", "title": "b", "max": 2, "rule": {"kind": "ratio"},
+                             "appraised_by": "STP", "evidence": "none",
+                             "not_applicable_allowed": False}]},
+                       {"code": "1.2", "title": "c", "max": 1, "rule": {"kind": "ratio"}}]}],
+    }
+    catalog = parse_catalog(data)
+    resolved = {n.code: (n.appraised_by, n.evidence, n.not_applicable_allowed)
+                for n in iter_leaves(catalog)}
+    assert resolved == {"1.1.1": ("SNV", "required", True),
+                        "1.1.2": ("STP", "none", False),
+                        "1.2": ("SNV", "required", False)}
+    tree = catalog_to_dict(catalog)
+    field = tree["nodes"][0]
+    assert (field["appraised_by"], field["evidence"]) == ("SNV", "required")
+    assert field["children"][0]["children"][0]["appraised_by"] == "SNV"
+    # The stored tree reads back to the same set.
+    assert parse_catalog(tree) == catalog
 
 
 def test_options_by_self_score_when_exactly_one_option_gives_it(catalog):
@@ -748,3 +779,14 @@ def test_shipped_sets_load_and_add_up(file, unit_type, year):
     # A unit with full marks everywhere scores 100.
     best = {leaf.code: leaf.max for leaf in leaves}
     assert compute_result(shipped, best) == (100, 100, Decimal("100.00"))
+
+
+def test_parents_settings_survive_an_xlsx_round_trip():
+    data = sample()
+    data["nodes"][0]["appraised_by"] = "SNV"
+    for child in data["nodes"][0]["children"]:
+        child.pop("appraised_by", None)
+    catalog = parse_catalog(data)
+    again = catalog_from_xlsx(catalog_to_xlsx(catalog))
+    assert dict(again.nodes[0].settings) == {"appraised_by": "SNV"}
+    assert {n.appraised_by for n in iter_leaves(again.nodes[0])} == {"SNV"}
