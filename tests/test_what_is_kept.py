@@ -272,3 +272,39 @@ def test_a_parent_names_department_and_evidence_once_for_its_criteria(
     assert put(http, aid, "1.1", {"not_applicable": True}, leader).status_code == 200
     refused_na = put(http, aid, "1.2", {"not_applicable": True}, leader)
     assert _problem(refused_na, 422)["code"] == "not_applicable_not_allowed"
+
+
+def test_the_same_bytes_under_another_number_keep_their_own_metadata_and_checks(
+    http, admin_headers, unit, make_user, ca, system
+) -> None:
+    code = unit()
+    aid = _assessment(http, admin_headers, code)
+    _, leader = make_user("unit_leader", unit_code=code)
+    content = sign(plain_pdf("Ke hoach CCHC 2025"), ca.signer())
+    first = _upload(http, aid, "1.1", leader, content, "25/KH-UBND")
+    assert first.status_code == 201, first.text
+    second = _upload(http, aid, "1.1", leader, content, "30a/KH-UBND", doc_date="2025-04-01",
+                     title="Kế hoạch bổ sung", section="Mục III")
+    assert second.status_code == 201, second.text
+    one, two = first.json(), second.json()
+    sha256 = one["checks"]["sha256"]
+    assert one["id"] != two["id"] and two["checks"]["sha256"] == sha256
+    assert (two["doc_number"], two["doc_date"], two["title"], two["section"]) == (
+        "30a/KH-UBND", "2025-04-01", "Kế hoạch bổ sung", "Mục III")
+    assert [f["code"] for f in two["checks"]["flags"]] == ["doc_number_letter_suffix"]
+    assert one["checks"]["flags"] == [] and one["doc_number"] == "25/KH-UBND"
+    assert two["canonical_name"] == "1.1_so 30aKH-UBND_KH bo sung"
+    # The very same description again is a re-send of the first: no third attachment.
+    again = _upload(http, aid, "1.1", leader, content, "25/KH-UBND")
+    assert again.status_code == 201 and again.json()["id"] == one["id"]
+    entry = next(e for e in http.get(f"/api/v1/assessments/{aid}", headers=leader)
+                 .json()["entries"] if e["code"] == "1.1")
+    assert sorted(e["id"] for e in entry["evidence"]) == sorted([one["id"], two["id"]])
+    # Stored once; the bytes go with the last attachment that uses them.
+    stored = system.log_dir / "data" / "evidence" / "sha256"
+    assert [p.name for p in stored.rglob(sha256 + "*")] != []
+    delete = f"/api/v1/assessments/{aid}/entries/1.1/evidence/"
+    assert http.delete(delete + str(two["id"]), headers=leader).status_code == 204
+    assert http.get(f"/api/v1/evidence/{one['id']}", headers=leader).content == content
+    assert http.delete(delete + str(one["id"]), headers=leader).status_code == 204
+    assert list(stored.rglob(sha256 + "*")) == []

@@ -81,8 +81,10 @@ async def upload_evidence(
               "kind": received.kind, "original_name": received.filename}
     answer = await client.call(EVIDENCE, "add_evidence", aid, code, upload, meta,
                                principal.as_actor())
+    # The description is answered back as kept, so a client sees nothing was dropped.
     return {"id": answer["id"], "canonical_name": answer["canonical_name"],
-            "filename": answer["filename"], "checks": answer["checks"]}
+            "filename": answer["filename"], "checks": answer["checks"],
+            **{name: answer.get(name) for name in ("doc_number", "doc_date", "title", "section")}}
 
 
 @router.get(

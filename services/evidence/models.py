@@ -33,10 +33,14 @@ class Evidence(Base):
     """Tài liệu kiểm chứng: a document proving one criterion of one assessment."""
 
     __tablename__ = "evidence"
-    __table_args__ = (UniqueConstraint("assessment_id", "code", "sha256"),)
+    # The same bytes may be attached again under another description: each attachment
+    # keeps its own number, date, title, section and checks (domain.attachment_key).
+    __table_args__ = (UniqueConstraint("assessment_id", "code", "attachment_key",
+                                       name="uq_evidence_attachment"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     sha256: Mapped[str] = mapped_column(ForeignKey("documents.sha256"), index=True)
+    attachment_key: Mapped[str] = mapped_column(String(64))
     assessment_id: Mapped[int] = mapped_column(index=True)
     code: Mapped[str] = mapped_column(String(30))
     doc_number: Mapped[str] = mapped_column(String(100))

@@ -98,7 +98,7 @@ class Service(ServiceBase):
             row, created = self._record(assessment_id, code, stored, data, who.username,
                                         context["year"])
         except IntegrityError:
-            # The same file for the same criterion, sent twice at once: the other won.
+            # The same attachment for the same criterion, sent twice at once: the other won.
             row, created = self._record(assessment_id, code, stored, data, who.username,
                                         context["year"])
         view = self.get_evidence(row.id)
@@ -188,10 +188,12 @@ class Service(ServiceBase):
         if document is None:
             signature = (self.files.check_signatures(stored.sha256) if stored.kind == domain.PDF
                          else {"state": ABSENT, "signatures": [], "applies": False})
+        key = domain.attachment_key(stored.sha256, data.doc_number, data.doc_date, data.title,
+                                    data.section)
         with self.db.begin():
             existing = self.db.scalar(select(Evidence).where(
                 Evidence.assessment_id == assessment_id, Evidence.code == code,
-                Evidence.sha256 == stored.sha256))
+                Evidence.attachment_key == key))
             if existing is not None:
                 return existing, False
             document = self.db.get(Document, stored.sha256)
@@ -209,7 +211,7 @@ class Service(ServiceBase):
                 "size": document.size,
             }
             row = Evidence(
-                sha256=stored.sha256, assessment_id=assessment_id, code=code,
+                sha256=stored.sha256, attachment_key=key, assessment_id=assessment_id, code=code,
                 doc_number=data.doc_number, doc_date=data.doc_date, title=data.title,
                 section=data.section, original_name=stored.original_name,
                 canonical_name=domain.canonical_name(code, data.doc_number, data.title),
