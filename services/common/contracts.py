@@ -121,8 +121,8 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #   complete_entry(assessment_id, code, actor, if_match=None, idempotency_key=None)
 #       -> entry + totals; 422 "explanation_missing" | "evidence_missing" |
 #       "score_missing" with extra {"reasons": [...]}
-#   attach_evidence(assessment_id, code, evidence: {id, name, sha256?, checks?}, actor)
-#       -> entry + totals
+#   attach_evidence(assessment_id, code, evidence: {id, name, sha256?, checks?, doc_number?,
+#       doc_date?, title?, section?}, actor) -> entry + totals   (precheck reads them)
 #   detach_evidence(assessment_id, code, evidence_id, actor) -> entry + totals
 #       (called by the evidence service; same scope and lock as a save)
 #   submit(assessment_id, data: {signed_summary: {ref, filename, sha256, size},
@@ -153,6 +153,9 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #                         original_name},
 #                meta: {doc_number, doc_date: "YYYY-MM-DD" | None, title, section},
 #                actor: dict) -> evidence
+#       one evidence per (assessment, code, content, description): the same bytes under
+#       another doc_number/doc_date/title/section are a new evidence with its own checks
+#       (the bytes stored once); the same description again answers the existing one
 #       415 "file_type_refused" (office files only where the criterion has form_allowed),
 #       403/404 as submission.get_assessment_by_id, 404 unknown criterion,
 #       423 "window_locked" / 403 from submission.attach_evidence (the upload is undone),
