@@ -11,6 +11,7 @@ import pytest
 
 from gateway.rpc import RpcClient
 from services.common.contracts import IDENTITY
+from services.evidence.tests.pki import CA, sign
 from tests.system import AMQP, System
 
 ADMIN_PASSWORD = "Quan-tri-2026!"
@@ -154,5 +155,30 @@ def unit(http: httpx.Client, admin_headers: dict[str, str]) -> Callable[[], str]
                                     "type": "commune"}])
         assert response.status_code in (200, 201), response.text
         return code
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def trusted_ca() -> CA:
+    """A CA whose root is in the system's trust list (EVIDENCE_TRUST_ROOTS)."""
+    ca = CA("CA thử nghiệm của tỉnh")
+    ca.write_pem(EVIDENCE_TRUST_ROOTS, f"session-{uuid.uuid4().hex[:6]}.pem")
+    return ca
+
+
+@pytest.fixture
+def signed_summary(
+    http: httpx.Client, trusted_ca: CA
+) -> Callable[..., tuple[str, bytes, str]]:
+    """``signed_summary(aid, headers) -> (name, bytes, type)``: the summary this system
+    generates for the assessment now, digitally signed as a leader signs it, ready to
+    send as the ``signed_summary`` file of POST /assessments/{aid}/submit."""
+
+    def make(aid: int, headers: dict[str, str], signer: CA | None = None) -> tuple[str, bytes, str]:
+        pdf = http.get(f"/api/v1/assessments/{aid}/summary.pdf", headers=headers)
+        assert pdf.status_code == 200, pdf.text
+        signed = sign(pdf.content, (signer or trusted_ca).signer("Chủ tịch UBND xã"))
+        return ("bang-tong-hop-da-ky.pdf", signed, "application/pdf")
 
     return make

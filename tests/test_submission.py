@@ -255,7 +255,7 @@ def _finish(http: httpx.Client, aid: int, unit_code: str, headers: dict[str, str
 
 
 def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
-    http, unit, campaign, make_user, system
+    http, unit, campaign, make_user, system, signed_summary
 ) -> None:
     code = unit()
     aid = campaign([code])[code]
@@ -278,6 +278,7 @@ def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
                         files={"signed_summary": ("a.zip", b"PK\x03\x04", "application/zip")},
                         data=form)
     assert not_pdf.status_code == 415
+    signed = {"signed_summary": signed_summary(aid, leader)}
     sent = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader, files=signed,
                      data=form)
     assert sent.status_code == 200, sent.text
@@ -287,7 +288,8 @@ def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
     assert len(body["signed_summary"]["sha256"]) == 64
     # Kept in the shared file store (the evidence's), where every gateway replica sees it.
     kept = Path(system.env["CCHC_DATA_DIR"]) / "evidence" / body["signed_summary"]["ref"]
-    assert kept.read_bytes() == b"%PDF-1.7\n% ky so\n"
+    assert kept.read_bytes() == signed["signed_summary"][1]
+    assert body["signed_summary"]["signature"]["state"] == "valid"
     after = put(http, aid, "2.2", {"count": 0}, leader)
     assert (after.status_code, after.json()["code"]) == (423, "assessment_submitted")
     assert complete(http, aid, "2.2", staff).status_code in (403, 423)
@@ -300,6 +302,11 @@ def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
     again = http.post(f"/api/v1/assessments/{aid}/withdraw", headers=leader)
     assert (again.status_code, again.json()["code"]) == (409, "not_submitted")
     assert complete(http, aid, "2.2", leader).status_code == 200
+    # The table changed: the copy signed before no longer binds; sign the new one.
+    outdated = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader, files=signed,
+                         data=form)
+    assert (outdated.status_code, outdated.json()["code"]) == (422, "signed_summary_outdated")
+    signed = {"signed_summary": signed_summary(aid, leader)}
     resent = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader, files=signed,
                        data=form)
     assert resent.status_code == 200, resent.text
@@ -330,7 +337,7 @@ def upload(http: httpx.Client, aid: int, code: str, headers: dict[str, str]) -> 
 
 
 def test_evidence_uploaded_through_the_gateway_completes_an_entry_until_sent(
-    http, unit, campaign, make_user
+    http, unit, campaign, make_user, signed_summary
 ) -> None:
     code = unit()
     aid = campaign([code])[code]
@@ -347,7 +354,7 @@ def test_evidence_uploaded_through_the_gateway_completes_an_entry_until_sent(
     assert summary.status_code == 200
     _finish(http, aid, code, leader)
     sent = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader,
-                     files={"signed_summary": ("ky.pdf", _pdf("da ky"), "application/pdf")},
+                     files={"signed_summary": signed_summary(aid, leader)},
                      data={"proposed_classification": "Tốt"})
     assert sent.status_code == 200, sent.text
     late = upload(http, aid, "1.2", leader)

@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from services.evidence.tests.pki import CA, plain_pdf, sign
+from services.evidence.tests.pki import CA, plain_pdf, sign, update_after_signing
 from tests.conftest import EVIDENCE_TRUST_ROOTS
-from tests.test_submission import SMALL, put
+from tests.system import System
+from tests.test_submission import SMALL, _finish, put
 
 UPLOAD = "/api/v1/assessments/{aid}/entries/{code}/evidence"
 
@@ -308,3 +309,56 @@ def test_the_same_bytes_under_another_number_keep_their_own_metadata_and_checks(
     assert http.get(f"/api/v1/evidence/{one['id']}", headers=leader).content == content
     assert http.delete(delete + str(one["id"]), headers=leader).status_code == 204
     assert list(stored.rglob(sha256 + "*")) == []
+
+
+def _summaries_in_store(system: System) -> list[str]:
+    folder = system.log_dir / "data" / "evidence" / "signed-summaries"
+    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_only_the_signed_summary_of_this_assessment_is_accepted(
+    http, admin_headers, unit, make_user, signed_summary, system
+) -> None:
+    mine, other = unit(), unit()
+    aid = _assessment(http, admin_headers, mine)
+    other_aid = _assessment(http, admin_headers, other)
+    _, leader = make_user("unit_leader", unit_code=mine)
+    _, other_leader = make_user("unit_leader", unit_code=other)
+    _finish(http, aid, mine, leader)
+    form = {"proposed_classification": "Tốt"}
+    before = _summaries_in_store(system)
+
+    def send(content: bytes) -> httpx.Response:
+        return http.post(f"/api/v1/assessments/{aid}/submit", headers=leader, data=form,
+                         files={"signed_summary": ("ky.pdf", content, "application/pdf")})
+
+    generated = http.get(f"/api/v1/assessments/{aid}/summary.pdf", headers=leader).content
+    good = signed_summary(aid, leader)[1]
+    untrusted_ca = CA("CA lạ không có trong danh sách tin cậy")
+    # One byte changed inside the signed range.
+    tampered = good.replace(b"ReportLab Generated", b"ReportLab Generatex", 1)
+    refusals = [
+        ("signed_summary_unsigned", generated),
+        ("signed_summary_not_generated", sign(plain_pdf("Cong van khac"), CA().signer())),
+        ("signed_summary_other_assessment", signed_summary(other_aid, other_leader)[1]),
+        ("signed_summary_signature_broken", tampered),
+        ("signed_summary_signature_broken", update_after_signing(good)),
+    ]
+    for code, content in refusals:
+        refused = _problem(send(content), 422)
+        assert refused["code"] == code, (code, refused)
+        assert " / " in refused["detail"]
+        # No stored object is left behind by a refusal.
+        assert _summaries_in_store(system) == before, code
+    assert http.get(f"/api/v1/assessments/{aid}", headers=leader).json()["status"] == "draft"
+
+    # An untrusted signer is reported, not refused.
+    sent = send(signed_summary(aid, leader, signer=untrusted_ca)[1])
+    assert sent.status_code == 200, sent.text
+    signature = sent.json()["signed_summary"]["signature"]
+    assert signature["state"] == "untrusted" and "Chủ tịch UBND xã" in signature["signer"]
+    assert len(_summaries_in_store(system)) == len(before) + 1
+    # The very file accepted is kept even when a later sending of it is refused (423).
+    again = send(signed_summary(aid, leader, signer=untrusted_ca)[1])
+    assert again.status_code in (422, 423)
+    assert len(_summaries_in_store(system)) == len(before) + 1

@@ -16,10 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from gateway.deps import object_store, rpc
 from gateway.params import Code, Id
 from gateway.policy import Principal, authenticated, ensure_unit_scope, require_roles
-from gateway.rpc import RpcClient
+from gateway.rpc import RemoteError, RpcClient
 from gateway.submission.schemas import CampaignBody, EntryBody, NewWindowBody
 from gateway.submission.summary import render_pdf, render_xlsx
-from gateway.submission.uploads import store_signed_summary
+from gateway.submission.uploads import forget_signed_summary, store_signed_summary
 from services.common.contracts import SUBMISSION
 from services.evidence.storage import ObjectStore
 
@@ -162,10 +162,17 @@ async def submit(
     """Gửi báo cáo: the signed summary (PDF) and the proposed classification."""
     stored = await run_in_threadpool(store_signed_summary, store, signed_summary.file,
                                      signed_summary.filename or "")
-    return await client.call(SUBMISSION, "submit", assessment_id,
-                             {"signed_summary": stored,
-                              "proposed_classification": proposed_classification},
-                             principal.as_actor(), idempotency_key=idempotency_key)
+    reference = {k: v for k, v in stored.items() if k != "created"}
+    try:
+        return await client.call(SUBMISSION, "submit", assessment_id,
+                                 {"signed_summary": reference,
+                                  "proposed_classification": proposed_classification},
+                                 principal.as_actor(), idempotency_key=idempotency_key)
+    except RemoteError:
+        # Refused: nothing stays in the store for a sending not accepted. (A timeout
+        # keeps the file: the sending may still commit, and would then need it.)
+        await run_in_threadpool(forget_signed_summary, store, stored)
+        raise
 
 
 @router.post("/assessments/{assessment_id}/withdraw")

@@ -127,7 +127,12 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       (called by the evidence service; same scope and lock as a save)
 #   submit(assessment_id, data: {signed_summary: {ref, filename, sha256, size},
 #       proposed_classification}, actor, idempotency_key=None) -> assessment + result
-#       # leader; 422 "assessment_incomplete" {incomplete: [code]}, "unknown_classification"
+#       # leader; 422 "assessment_incomplete" {incomplete: [code]}, "unknown_classification",
+#       # "signed_summary_unsigned" | "signed_summary_signature_broken" |
+#       # "signed_summary_outdated" | "signed_summary_other_assessment" |
+#       # "signed_summary_not_generated" (asks evidence.check_signed_summary first);
+#       # the assessment's signed_summary then carries "signature": {state, signer, issuer,
+#       # signing_time, trusted} (an untrusted signer is reported, not refused)
 #   withdraw(assessment_id, actor, idempotency_key=None) -> assessment + result   # leader;
 #       takes a sending back to edit while its window is still open (423 after the lock),
 #       409 "not_submitted" when there is nothing to take back
@@ -140,8 +145,9 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       | doc_date_after_cutoff | explanation_no_citation | evidence_missing;
 #       predicted_score a decimal string ("0" when the council will score 0)
 #   summary(assessment_id, actor) -> {campaign, unit_code, unit_name, status, generated_at,
-#       total, max, index, classification, rows: [{code, title, depth, max, is_leaf, score,
-#       not_applicable, explanation, evidence: [name], status}]}
+#       total, max, index, classification, digest, marker, rows: [{code, title, depth, max,
+#       is_leaf, score, not_applicable, explanation, evidence: [name], status}]}
+#       (the PDF carries marker, "cchc-summary:<id>:<digest>": see SUMMARY_MARKER_PREFIX)
 #   Same Idempotency-Key (per username) twice -> the first answer, nothing changed;
 #   reused with another request -> 422 "idempotency_key_reused".
 #
@@ -161,6 +167,9 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       423 "window_locked" / 403 from submission.attach_evidence (the upload is undone),
 #       422 "invalid_input" / "upload_missing"
 #   get_evidence(evidence_id: int) -> evidence                       # 404
+#   check_signed_summary(ref: str) -> {state, signatures: [{..., signed_markers: [str]}]}
+#       the evidence checker on a stored signed summary ("signed-summaries/..."); 404
+#       when no such object; called by submission.submit
 #   list_evidence(assessment_id: int, code: str | None) -> list[evidence]
 #   remove_evidence(assessment_id: int, code: str, evidence_id: int, actor: dict) -> None
 #       asks submission.detach_evidence first (423 once locked); the stored object goes
@@ -184,6 +193,15 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 # notify:
 #   list_notifications(recipient: str | None) -> list[{id, channel, recipient, subject,
 #                                                      body, status, created_at}]
+
+# The summary to sign carries "cchc-summary:<assessment id>:<digest>" (its PDF's
+# Keywords and the footer's text), where digest is submission.summary's "digest" (the
+# SHA-256 of what the table shows). The evidence checker lists the markers each
+# signature covers; submission.submit accepts a signed summary only when one intact
+# signature covers this assessment's marker with its current digest.
+SUMMARY_MARKER_PREFIX: Final = "cchc-summary"
+# Where the gateway stores signed summaries in the shared file store.
+SIGNED_SUMMARY_PREFIX: Final = "signed-summaries/"
 
 # --- Events (source service, event type) -----------------------------------------
 # identity.user_created {event_id, username, full_name, email, zalo_phone, roles, unit_code}

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.common.base import ServiceBase
-from services.common.contracts import CRITERIA, EVIDENCE, SUBMISSION
+from services.common.contracts import CRITERIA, EVIDENCE, SIGNED_SUMMARY_PREFIX, SUBMISSION
 from services.common.errors import DomainError, not_found
 from services.common.validation import parse
 from services.evidence import domain
@@ -124,6 +124,14 @@ class Service(ServiceBase):
             if row is None:
                 raise not_found("tài liệu kiểm chứng / evidence", str(evidence_id))
             return _view(row, self.db.get(Document, row.sha256))
+
+    @rpc(expected_exceptions=DomainError)
+    def check_signed_summary(self, ref: str) -> dict[str, Any]:
+        """The same checks as evidence, on a signed summary the gateway stored."""
+        if not isinstance(ref, str) or not ref.startswith(SIGNED_SUMMARY_PREFIX) or ".." in ref \
+                or not self.files.store.exists(ref):
+            raise not_found("bảng tổng hợp đã ký / signed summary", str(ref)[:200])
+        return self.files.check_key(ref)
 
     @rpc
     def list_evidence(self, assessment_id: int, code: str | None = None) -> list[dict[str, Any]]:
