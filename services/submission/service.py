@@ -16,6 +16,7 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import case, func, select, update
 
+from services.common import windows
 from services.common.base import ServiceBase
 from services.common.contracts import (
     ASSESSMENT_RETURNED,
@@ -708,8 +709,8 @@ class Service(ServiceBase):
     def _window_out(window: Window, now: datetime) -> dict[str, Any]:
         return {"kind": window.kind, "opens_at": vn_iso(window.opens_at),
                 "locks_at": vn_iso(window.locks_at),
-                "state": domain.window_state(window.opens_at, window.locks_at, now),
-                "is_open": domain.window_state(window.opens_at, window.locks_at, now) == "open"}
+                "state": windows.window_state(window.opens_at, window.locks_at, now),
+                "is_open": windows.window_state(window.opens_at, window.locks_at, now) == "open"}
 
     def _check_assignees(self, unit_code: str, usernames: Any) -> None:
         """Criteria go to people of the unit only (công chức của đơn vị)."""
