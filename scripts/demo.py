@@ -55,7 +55,7 @@ async def load(amqp_uri: str) -> dict:
                     raise
         await load_catalogs(rpc)
         await load_campaign(rpc, units)
-        return admin
+        return {**admin, "window": await demo_window(rpc)}
     finally:
         await rpc.close()
 
@@ -83,23 +83,43 @@ async def load_catalogs(rpc: RpcClient) -> None:
 DEMO_CAMPAIGN = "Tự đánh giá Chỉ số CCHC cấp xã (demo)"
 
 
-async def load_campaign(rpc: RpcClient, units: list[dict]) -> None:
+async def load_campaign(rpc: RpcClient, units: list[dict]) -> int | None:
     """A campaign of the communes on the commune set, open until 17:00 in two weeks."""
     if any(c["name"] == DEMO_CAMPAIGN for c in await rpc.call(SUBMISSION, "list_campaigns")):
-        return
+        return None
     catalog = next((c for c in await rpc.call(CRITERIA, "list_catalogs")
                     if c["unit_type"] == "commune"), None)
     if catalog is None:
-        return
+        return None
     vn = ZoneInfo("Asia/Ho_Chi_Minh")
     today = datetime.now(vn).replace(hour=8, minute=0, second=0, microsecond=0)
     locks = (today + timedelta(days=14)).replace(hour=17)
-    await rpc.call(SUBMISSION, "create_campaign", {
+    created = await rpc.call(SUBMISSION, "create_campaign", {
         "name": DEMO_CAMPAIGN, "year": catalog["year"], "catalog_id": catalog["id"],
         "unit_codes": [u["code"] for u in units if u["type"] == "commune"],
         "windows": {"self_assessment": {"opens_at": (today - timedelta(days=1)).isoformat(),
                                         "locks_at": locks.isoformat()}},
     }, {"username": "admin", "roles": ["admin"], "unit_code": None})
+    return created["id"]
+
+
+async def demo_window(rpc: RpcClient) -> str | None:
+    """The demo window as the system keeps it, read back: what a person set is shown."""
+    campaign = next((c for c in await rpc.call(SUBMISSION, "list_campaigns")
+                     if c["name"] == DEMO_CAMPAIGN), None)
+    if campaign is None:
+        return None
+    window = (await rpc.call(SUBMISSION, "get_campaign", campaign["id"]))["windows"].get(
+        "self_assessment")
+    if window is None:
+        return None
+
+    def shown(value: str) -> str:
+        return datetime.fromisoformat(value).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime(
+            "%d/%m/%Y %H:%M")
+
+    return (f"{DEMO_CAMPAIGN}: tự đánh giá từ {shown(window['opens_at'])} đến "
+            f"{shown(window['locks_at'])} (giờ Việt Nam), {window['state']}")
 
 
 def main() -> None:
@@ -122,6 +142,8 @@ def main() -> None:
         lines.append("  Sign in as admin with CCHC_BOOTSTRAP_ADMIN_PASSWORD")
     else:
         lines.append("  Sign in as admin with the password you set before")
+    if admin.get("window"):
+        lines.append(f"  {admin['window']}")
     lines.append(f"  Demo accounts (password {DEMO_PASSWORD}), each signed in just now:")
     for user in users:
         outcome = check_sign_in(base, user["username"], DEMO_PASSWORD)
