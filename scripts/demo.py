@@ -11,14 +11,16 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import yaml
 
-from gateway.rpc import RemoteError, RpcClient
+from gateway.rpc import RemoteError, RpcClient, ServiceUnavailable
 from services.common.contracts import CRITERIA, IDENTITY, SUBMISSION
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -38,13 +40,25 @@ def wait_ready(base: str, seconds: float = 90) -> None:
     sys.exit(f"the system did not become ready at {base}/readyz")
 
 
+async def _when_listening(call: Callable[[], Awaitable[Any]], seconds: float = 60) -> Any:
+    """On a fresh broker the gateway can be ready before a service's queue exists."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return await call()
+        except ServiceUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def load(amqp_uri: str) -> dict:
     rpc = RpcClient(amqp_uri)
     await rpc.connect()
     try:
-        admin = await rpc.call(
+        admin = await _when_listening(lambda: rpc.call(
             IDENTITY, "ensure_admin", password=os.environ.get("CCHC_BOOTSTRAP_ADMIN_PASSWORD")
-        )
+        ))
         units = yaml.safe_load((DATA / "units.yaml").read_text(encoding="utf-8"))
         await rpc.call(IDENTITY, "upsert_units", units)
         for user in yaml.safe_load((DATA / "users.yaml").read_text(encoding="utf-8")):
