@@ -70,7 +70,7 @@ def set_survey(session: Session, campaign: Campaign, scores: Mapping[str, Any],
             if node is None:
                 raise DomainError("not_survey",
                                   f"Tiêu chí {code} không chấm bằng điều tra / criterion {code} "
-                                  f"is not a survey criterion", 422, {"code": code})
+                                  f"is not a survey criterion", 422, {"criterion": code})
             score = domain.council_score(node.rule, node.max, raw)
             plan.append((units[unit_code], code, score))
     for found, code, score in plan:

@@ -73,7 +73,7 @@ def check_returnable(found: Assessment, codes: list[str]) -> None:
     if found.status != "sent":
         raise DomainError("not_returnable",
                           "Chỉ trả lại được bản đã gửi ở vòng 1 / only a round-1 sending can be "
-                          "returned", 409, {"status": found.status})
+                          "returned", 409, {"current_status": found.status})
     if not codes:
         raise DomainError("nothing_flagged",
                           "Hội đồng chưa đánh dấu tiêu chí nào cần bổ sung / the council "
