@@ -171,6 +171,8 @@ def test_a_whole_campaign_from_council_to_published_ranking(
     assert [(q["unit_code"], q["code"]) for q in snv_queue] == [
         (c1, "1.1"), (c1, "1.2"), (c2, "1.1"), (c2, "1.2")]
     no_citation = snv_queue[3]
+    assert no_citation["predicted_score"] == "0"
+    assert [p["problem"] for p in no_citation["problems"]] == ["explanation_no_citation"]
     assert [q["code"] for q in queue(stp, communes["id"], 2)] == ["2.1", "2.1"]
     refused(appraise(stp, c1, "1.1", round=1, score=1, reason="x"), 403, "other_department")
     refused(appraise(snv, c1, "1.1", round=1, score="1.5", reason="x"), 422, "score_rejected")
@@ -179,7 +181,8 @@ def test_a_whole_campaign_from_council_to_published_ranking(
                 reason="Kế hoạch ban hành sau thời hạn"))
     ok(appraise(snv, c1, "1.2", round=1, score="2.75"))
     ok(appraise(snv, c2, "1.1", round=1, score=1))
-    ok(appraise(snv, c2, "1.2", round=1, score=0, needs_supplement=True, reason="khong trich dan"))
+    ok(appraise(snv, c2, "1.2", round=1, score=0, needs_supplement=True,
+                reason=no_citation["problems"][0]["detail"]))
     ok(appraise(stp, c1, "2.1", round=1, score=1, reason="Còn một văn bản chưa rà soát"))
     queue(snv, departments["id"], 1)
     ok(appraise(snv, d1, "1.1", round=1, score=4))
@@ -277,7 +280,8 @@ def test_a_whole_campaign_from_council_to_published_ranking(
     # --- The published figures, by hand -----------------------------------------
     # Xã 1: 1.1 round 2 = 2, 1.2 = 2.75, 2.1 = 1, 2.2 survey = 2.5: total 8.25 of 10,
     #       index 8.25 / 10 × 100 = 82.50 -> Tốt (≥ 80).
-    # Xã 2: 1.1 = 1, 1.2 = 0 (returned, no supplement in time: round 1 stands), 2.1 not applicable (out of total and max), 2.2 survey = 2.25:
+    # Xã 2: 1.1 = 1, 1.2 = 0 (returned, no supplement in time: round 1 stands),
+    #       2.1 not applicable (out of total and max), 2.2 survey = 2.25:
     #       3.25 + bonus 1.5 = 4.75 of 2 + 3 + 3 = 8, index 59.375 -> 59.38 -> Trung bình.
     # Communes ranked: xã 1 (82.50) first, xã 2 (59.38) second.
     # Sở: 1.1 = 4, 1.2 = 1.5, 2.1 survey = 3.5: 9 - penalty 0.5 = 8.5 of 10, index 85.00
@@ -289,7 +293,7 @@ def test_a_whole_campaign_from_council_to_published_ranking(
         (c2, "commune", "4.75", "8", "59.38", "Trung bình", 2)]
     [dept] = ok(http.get(f"/api/v1/campaigns/{departments['id']}/results", headers=viewer))
     assert (dept["unit_code"], dept["total"], dept["max"], dept["index"],
-            dept["classification"]) == (d1, "8.5", "10", "85", "B")
+            dept["classification"], dept["rank"]) == (d1, "8.5", "10", "85", "B", None)
     refused(http.put(f"/api/v1/assessments/{aid[c2]}/adjustments", headers=admin,
                      json=[]), 409, "results_published")
 
