@@ -35,7 +35,7 @@ COMMUNE_SET = {
                  {"label": "Không ban hành", "score": 0}]},
              "evidence": "none", "appraised_by": "SNV"},
             {"code": "1.2", "title": "Kiểm tra công tác CCHC", "max": 3,
-             "rule": {"kind": "range", "step": 0.25}, "evidence": "none",
+             "rule": {"kind": "range", "step": 0.25}, "evidence": "optional",
              "appraised_by": "SNV"},
         ]},
         {"code": "2", "title": "Cải cách thể chế", "max": 5, "children": [
@@ -68,7 +68,6 @@ DEPARTMENT_SET = {
         ]},
     ],
 }
-SIGNED = {"signed_summary": ("bao-cao-da-ky.pdf", b"%PDF-1.7\n% ky so\n", "application/pdf")}
 
 
 def now() -> datetime:
@@ -92,6 +91,7 @@ def refused(response: httpx.Response, status: int, code: str) -> None:
 def test_a_whole_campaign_from_council_to_published_ranking(
     http: httpx.Client, admin_headers: dict[str, str],
     make_user: Callable[..., tuple[str, dict[str, str]]],
+    signed_summary: Callable[..., tuple[str, bytes, str]],
 ) -> None:
     admin = admin_headers
     tag = uuid.uuid4().hex[:6]
@@ -127,7 +127,8 @@ def test_a_whole_campaign_from_council_to_published_ranking(
             ok(http.post(f"/api/v1/assessments/{aid[unit]}/entries/{code}/complete",
                          headers=leaders[unit]))
         ok(http.post(f"/api/v1/assessments/{aid[unit]}/submit", headers=leaders[unit],
-                     files=SIGNED, data={"proposed_classification": "Tốt" if unit != d1
+                     files={"signed_summary": signed_summary(aid[unit], leaders[unit])},
+                     data={"proposed_classification": "Tốt" if unit != d1
                                          else "B"}))
 
     cite = "Theo Kế hoạch số 25/KH-UBND, mục II"
@@ -225,7 +226,9 @@ def test_a_whole_campaign_from_council_to_published_ranking(
                   "Điều 1", proposed_score="2"))
     refused(http.put(f"/api/v1/assessments/{aid[c1]}/entries/1.2",
                      json={"self_score": "3"}, headers=leaders[c1]), 423, "not_returned")
-    ok(http.post(f"/api/v1/assessments/{aid[c1]}/submit", headers=leaders[c1], files=SIGNED,
+    # The second sending carries the round-2 report, signed as the first was.
+    ok(http.post(f"/api/v1/assessments/{aid[c1]}/submit", headers=leaders[c1],
+                 files={"signed_summary": signed_summary(aid[c1], leaders[c1])},
                  data={"proposed_classification": "Tốt"}))
     wait_until(supplement_locks)
     # Xã 2 let the window pass: its late supplement is refused, its round-1 scores stand.

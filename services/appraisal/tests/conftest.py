@@ -21,6 +21,7 @@ from services.common.outbox import outbox
 from services.conftest import migrated_session
 from services.criteria.service import Service as Criteria
 from services.submission.service import Service as Submission
+from services.submission.tests.conftest import signed_now
 
 SET = {
     "name": "Bộ tiêu chí thử cấp xã 2025", "year": 2025, "unit_type": "commune",
@@ -86,6 +87,8 @@ def submission(tmp_path, criteria) -> Iterator[Submission]:
         for method in ("get_catalog", "use_catalog", "score_entry", "compute_result"):
             getattr(service.criteria, method).side_effect = getattr(criteria, method)
         service.identity.list_units.return_value = UNITS
+        service.evidence.check_signed_summary.side_effect = \
+            lambda ref, service=service: signed_now(service)
         service.identity.list_users.side_effect = lambda unit_code=None, **_: [
             {"username": u["username"]} for u in (LEADER, LEADER2) if u["unit_code"] == unit_code]
         yield service
