@@ -168,19 +168,54 @@ def finalize(session: Session, campaign: Campaign, assessment_ids: Sequence[int]
                      "index": res.index, "classification": res.classification})
     write_rows(session, rows, {"status": "finalized", "finalized_at": now,
                                "finalized_by": actor})
+    announce_final(session, campaign, rows, actor, now)
+    return rows
+
+
+def announce_final(session: Session, campaign: Campaign, rows: list[dict[str, Any]],
+                   actor: str, now: Any) -> None:
+    """The history row and the ``assessment_finalized`` event of each unit.
+
+    On PostgreSQL both are made by the server from the rows just written, one
+    INSERT … SELECT each: for 10,000 units building and sending 20,000 rows from
+    Python took seconds. The payload is the same as ``scoring.Result.as_json``
+    (``trim_scale`` spells 82.50 as 82.5, like ``scoring.text``); the services' tests
+    compare both paths.
+    """
+    if not rows:
+        return
+    ids = [r["id"] for r in rows]
+    if session.get_bind().dialect.name == "postgresql":
+        picked = "FROM assessments a WHERE a.id = ANY(:ids)"
+        session.execute(text(f"INSERT INTO changes (assessment_id, action, actor, at, after) "
+                             f"SELECT a.id, 'finalize', :actor, :now, {_payload_sql()} "
+                             f"{picked}"), {"ids": ids, "actor": actor, "now": now})
+        with_id = _payload_sql("e", extra=", 'event_id', e.event_id")
+        session.execute(text(
+            f"INSERT INTO outbox (event_id, event_type, payload, created_at) "
+            f"SELECT e.event_id, :kind, {with_id}, "
+            f":now FROM (SELECT gen_random_uuid()::text AS event_id, a.* {picked}) e "
+            f"ORDER BY e.id"),
+            {"ids": ids, "kind": ASSESSMENT_FINALIZED, "now": now})
+        return
     codes = dict(session.execute(select(Assessment.id, Assessment.unit_code).where(
-        Assessment.campaign_id == campaign.id)).all())
+        Assessment.id.in_(ids))).all())
     payloads = [{"assessment_id": r["id"], "campaign_id": campaign.id,
                  "unit_code": codes[r["id"]],
                  **scoring.Result(r["total"], r["max"], r["index"],
                                   r["classification"]).as_json()} for r in rows]
-    # Batched, not a round trip per unit: the history row and the event of each unit.
-    if payloads:
-        session.execute(insert(Change), [
-            {"assessment_id": p["assessment_id"], "code": None, "action": "finalize",
-             "actor": actor, "at": now, "before": None, "after": p} for p in payloads])
-        record_events(session, ASSESSMENT_FINALIZED, payloads)
-    return rows
+    session.execute(insert(Change), [
+        {"assessment_id": p["assessment_id"], "code": None, "action": "finalize",
+         "actor": actor, "at": now, "before": None, "after": p} for p in payloads])
+    record_events(session, ASSESSMENT_FINALIZED, payloads)
+
+
+def _payload_sql(t: str = "a", extra: str = "") -> str:
+    """``scoring.Result.as_json`` plus the unit, as PostgreSQL's JSON of row alias ``t``."""
+    return (f"json_build_object('assessment_id', {t}.id, 'campaign_id', {t}.campaign_id, "
+            f"'unit_code', {t}.unit_code, 'total', trim_scale({t}.total)::text, "
+            f"'max', trim_scale({t}.max)::text, 'index', trim_scale({t}.index)::text, "
+            f"'classification', {t}.classification{extra})")
 
 
 def _missing_codes(session: Session, assessment_ids: list[int]) -> list[dict[str, Any]]:

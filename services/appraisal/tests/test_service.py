@@ -146,7 +146,13 @@ def test_both_rounds_to_the_published_ranking(appraisal, submission, campaign, d
                               ("X1", "9.5", "10", "95", "Xuất sắc", 2)]
     [published] = events(appraisal, "results_published")
     assert published["unit_codes"] == ["X1", "X2"]
-    assert len(events(appraisal, "assessment_finalized")) == 3  # X1 twice: finalize, then all
+    finals = events(appraisal, "assessment_finalized")
+    assert len(finals) == 3  # X1 twice: alone, then with the whole campaign
+    # The same payload whether PostgreSQL builds it (trim_scale) or Python does.
+    assert {k: v for k, v in finals[-1].items() if k != "event_id"} == {
+        "assessment_id": c["X2"], "campaign_id": c["id"], "unit_code": "X2", "total": "7.75",
+        "max": "8", "index": "96.88", "classification": "Xuất sắc"}
+    assert len({e["event_id"] for e in finals}) == 3
     table = appraisal.deductions(c["X1"], LEADER)
     assert [(r["code"], r["self_score"], r["round1_score"], r["proposed_score"],
              r["final_score"]) for r in table["rows"]] == [("1.1", "2", "1", "2", "2")]
