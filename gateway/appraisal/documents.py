@@ -44,13 +44,18 @@ def score(value: Any) -> str:
 
 # --- What each document shows ------------------------------------------------------
 
+# Unit types as a reader names them; an unknown type is shown as it is stored.
+UNIT_TYPES = {"commune": "Cấp xã", "district": "Cấp huyện", "department": "Sở, ban, ngành",
+              "public_service_unit": "Đơn vị sự nghiệp", "association": "Hội"}
+
 RESULT_HEADERS = ("Hạng", "Mã đơn vị", "Đơn vị", "Loại đơn vị", "Tổng điểm", "Điểm tối đa",
                   "Chỉ số CCHC (%)", "Xếp loại")
 
 
 def result_rows(data: dict[str, Any]) -> list[list[Any]]:
     return [[r["rank"] if r["rank"] is not None else "Không xếp hạng", r["unit_code"],
-             r["unit_name"], r["unit_type"], _num(r["total"]), _num(r["max"]),
+             r["unit_name"], UNIT_TYPES.get(r["unit_type"], r["unit_type"]),
+             _num(r["total"]), _num(r["max"]),
              _num(r["index"]), r["classification"] or ""] for r in data["results"]]
 
 
