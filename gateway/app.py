@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gateway import criteria, errors, ops, policy
+from gateway.appraisal.router import router as appraisal_router
 from gateway.config import get_settings
 from gateway.evidence.router import router as evidence_router
 from gateway.identity.oidc import OpenIdClient
@@ -44,6 +45,7 @@ def create_app() -> FastAPI:
     app.include_router(criteria.router)
     app.include_router(submission_router)
     app.include_router(evidence_router)
+    app.include_router(appraisal_router)
     # Reads the routes when the document is first asked for: routers included later count.
     policy.document_access(app)
     return app

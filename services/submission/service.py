@@ -33,7 +33,7 @@ from services.common.db import transaction
 from services.common.errors import DomainError, invalid, not_found
 from services.common.outbox import record_event
 from services.common.validation import parse
-from services.submission import domain, precheck, signed_summary, store
+from services.submission import domain, precheck, rounds, signed_summary, store
 from services.submission.domain import decimal_text, entry_snapshot, vn_iso
 from services.submission.models import Assessment, Campaign, Change, Entry, Node, Window
 from services.submission.schemas import (
@@ -48,7 +48,7 @@ from services.submission.schemas import (
 WORK = Callable[[], tuple[dict[str, Any], Window | None]]
 
 
-class Service(ServiceBase):
+class Service(rounds.RoundTwo, ServiceBase):
     name = SUBMISSION
 
     criteria = RpcProxy(CRITERIA)
@@ -94,7 +94,8 @@ class Service(ServiceBase):
                 self.db.execute(Entry.__table__.insert(), [
                     {"assessment_id": found.id, "code": leaf["code"], "inputs": {},
                      "max": leaf["max"], "not_applicable": False, "explanation": "",
-                     "evidence": [], "status": "draft", "reopened": False, "version": 1}
+                     "evidence": [], "status": rounds.initial_status(leaf), "reopened": False,
+                     "version": 1}
                     for leaf in leaves
                 ])
             # The set becomes immutable once used; said last, so a failed campaign
