@@ -174,9 +174,25 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       submission.attach_evidence(assessment_id, code, {id, name, sha256, checks}, actor),
 #       submission.detach_evidence(assessment_id, code, evidence_id, actor)
 #
-# notify:
-#   list_notifications(recipient: str | None) -> list[{id, channel, recipient, subject,
-#                                                      body, status, created_at}]
+#   pending_units(campaign_id, kind="self_assessment") -> list[{assessment_id, unit_code,
+#       unit_name, status, incomplete: [{code, title, assignee}]}]: units that have not
+#       sent in that window (supplement: only returned criteria count); notify's reminders
+#
+# notify (usernames as identity stores them; notify keeps its own inbox per person):
+#   inbox(username, limit=50, before_id=None) -> list[{id, kind, title, body, created_at,
+#       created_at_display, read_at, deliveries: [{channel: email|zalo, to, status:
+#       queued|sent|delivered|failed, attempts, last_error, sent_at}]}]   newest first
+#   mark_read(username, notification_id) -> {id, read_at}; 404 not_found (also someone
+#       else's)
+#   get_preferences(username) -> {email: bool, zalo: bool, always_sent: [kind]}
+#   set_preferences(username, {email?: bool, zalo?: bool}) -> same; 422 invalid_input
+#   notify calls: identity.list_users (leaders, appraisers, a unit's people),
+#       submission.get_campaign, submission.get_assessment_by_id (as a system actor
+#       with the admin role, for the assignees of returned criteria),
+#       submission.pending_units (at each reminder instant)
+
+# Reminders before each lock when a campaign does not say (3 days, 1 day, 2 hours).
+DEFAULT_REMINDERS_MINUTES: Final = (4320, 1440, 120)
 
 # --- Events (source service, event type) -----------------------------------------
 # identity.user_created {event_id, username, full_name, email, zalo_phone, roles, unit_code}
