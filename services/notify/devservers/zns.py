@@ -10,7 +10,8 @@
   secret_key): a new token pair; the refresh token used dies, as with Zalo's OAuth v4.
 - ``GET /_dev/messages``, ``DELETE /_dev/messages``; ``POST /_dev/control`` with
   ``{"expire_token": true}``, ``{"fail": [{"error": -500, "times": 2}]}``,
-  ``{"no_zalo": ["8491…"]}``, ``{"delay": 0.5}``, ``{"hold": true|false}``.
+  ``{"no_zalo": ["8491…"]}``, ``{"delay": 0.5}``, ``{"hold": true|false}`` (held
+  requests wait; one whose caller hung up meanwhile is dropped, never recorded).
 
 The tests run it in-process (``DevZns``) on loopback.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 import uuid
@@ -64,8 +66,6 @@ class DevZns:
             return [m for m in self.messages if m["phone"] == phone]
 
     def answer_template(self, token: str | None, body: dict[str, Any]) -> dict[str, Any]:
-        while self.hold.is_set():
-            time.sleep(0.01)
         if self.delay:
             time.sleep(self.delay)
         with self.lock:
@@ -134,11 +134,27 @@ def _http(zns: DevZns) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _caller_gone(self) -> bool:
+            try:
+                return self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True
+
         def _body(self) -> bytes:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             raw = self._body()
+            if self.path == "/message/template" and zns.hold.is_set():
+                while zns.hold.is_set():
+                    time.sleep(0.01)
+                if self._caller_gone():
+                    # Held while its caller died: dropped, as a proxy in front of Zalo
+                    # drops a request whose client hung up before it was forwarded.
+                    self.close_connection = True
+                    return
             if self.path == "/message/template":
                 try:
                     body = json.loads(raw or b"{}")
