@@ -11,7 +11,9 @@ import pytest
 
 from gateway.rpc import RpcClient
 from services.common.contracts import IDENTITY
-from tests.system import AMQP, System
+from services.notify.devservers.smtp import DevSmtp
+from services.notify.devservers.zns import DevZns
+from tests.system import AMQP, PORT_OFFSET, System
 
 ADMIN_PASSWORD = "Quan-tri-2026!"
 USER_PASSWORD = "Changed-pass-2026"
@@ -27,13 +29,37 @@ os.environ["CCHC_EVIDENCE_MAX_BYTES"] = str(EVIDENCE_MAX_BYTES)
 
 
 @pytest.fixture(scope="session")
-def system(tmp_path_factory) -> Iterator[System]:
+def smtp() -> Iterator[DevSmtp]:
+    """The SMTP server notify sends to, on loopback: ``smtp.messages`` is what arrived."""
+    box = DevSmtp("127.0.0.1", 2525 + PORT_OFFSET).start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def zns() -> Iterator[DevZns]:
+    """The ZNS-compatible server notify sends Zalo messages to, on loopback."""
+    server = DevZns("127.0.0.1", 8026 + PORT_OFFSET).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory, smtp: DevSmtp, zns: DevZns) -> Iterator[System]:
     # Tests rotate keys right after probing made-up kids; the gateway may refetch the
     # realm's keys after a second instead of five. Tokens outlive the longest test run.
+    # Notify retries after a second and takes back a dead sender's lease after three.
     system = System(tmp_path_factory.mktemp("system"),
                     extra_env={"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
                                "CCHC_ACCESS_TOKEN_SECONDS": "3600",
-                               "CCHC_REFRESH_TOKEN_SECONDS": "7200"})
+                               "CCHC_REFRESH_TOKEN_SECONDS": "7200",
+                               "CCHC_SMTP_PORT": str(smtp.port),
+                               "CCHC_ZALO_API_URL": f"http://127.0.0.1:{zns.port}",
+                               "CCHC_ZALO_OAUTH_URL": f"http://127.0.0.1:{zns.port}",
+                               "CCHC_NOTIFY_RETRY_BASE_SECONDS": "1",
+                               "CCHC_NOTIFY_RETRY_CAP_SECONDS": "2",
+                               "CCHC_NOTIFY_LEASE_SECONDS": "3",
+                               "CCHC_NOTIFY_DELIVERY_INTERVAL": "0.2"})
     try:
         system.start()
         asyncio.run(_ensure_admin())

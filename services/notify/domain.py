@@ -100,6 +100,12 @@ def vn_number(value: Any) -> str:
     return sign + ".".join(groups) + ("," + frac if frac else "")
 
 
+def minutes_left(locks_at: datetime, now: datetime) -> int:
+    """Whole minutes to the lock, rounded up: a reminder sent a second late still
+    says "2 giờ", one sent late after an outage says what is really left."""
+    return max(1, -(-int((locks_at - now).total_seconds()) // 60))
+
+
 def remaining(minutes: int) -> str:
     """How far the lock is, in words: "3 ngày", "1 ngày", "2 giờ", "45 phút"."""
     if minutes % 1440 == 0:
@@ -126,7 +132,7 @@ def due_reminders(
     """The reminders of one window to claim at ``now``.
 
     A reminder is due from its instant (locks_at − minutes) until the lock; nothing
-    at or after the lock, and nothing whose instant falls before the window opens
+    at or after the lock, and nothing whose instant is not after the window opens
     (the window_opened notice told them). When several instants have passed
     unclaimed (the service was down), only the latest is sent: the others are claimed
     as superseded, so nobody gets three reminders in a row.
@@ -134,7 +140,7 @@ def due_reminders(
     if now >= locks_at:
         return []
     passed = sorted(
-        (m for m in set(minutes) if opens_at <= locks_at - timedelta(minutes=m) <= now),
+        (m for m in set(minutes) if opens_at < locks_at - timedelta(minutes=m) <= now),
         reverse=True,
     )
     if not passed:

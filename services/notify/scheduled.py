@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from services.common.db import transaction
 from services.notify import fanout, inbox
 from services.notify.config import NotifySettings
-from services.notify.domain import UNIT_WINDOWS, due_reminders, reminder_key
+from services.notify.domain import UNIT_WINDOWS, due_reminders, minutes_left, reminder_key
 from services.notify.inbox import dialect_insert
 from services.notify.models import ReminderClaim, WatchedWindow
 
@@ -72,7 +72,8 @@ def send_reminders(session: Session, submission: Any, identity: Any, cfg: Notify
         notices = []
         if sending is not None:
             pending = submission.pending_units(w.campaign_id, w.kind)
-            notices = fanout.reminder(_window(w), sending.minutes, pending, identity)
+            notices = fanout.reminder(_window(w), minutes_left(w.locks_at, clock()),
+                                      pending, identity)
         with transaction(session):
             at = clock()
             if at >= w.locks_at:

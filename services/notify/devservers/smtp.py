@@ -47,14 +47,20 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.box.delay:
-            await asyncio.sleep(self.box.delay)
         with self.box.lock:
-            if self.box.fail_next > 0:
-                self.box.fail_next -= 1
-                return f"{self.box.fail_code} 4.3.0 Tạm thời không nhận / try again later"
-        self.box.keep(envelope)
-        return "250 2.0.0 Message accepted for delivery"
+            self.box.busy += 1
+        try:
+            if self.box.delay:
+                await asyncio.sleep(self.box.delay)
+            with self.box.lock:
+                if self.box.fail_next > 0:
+                    self.box.fail_next -= 1
+                    return f"{self.box.fail_code} 4.3.0 Tạm thời không nhận / try again later"
+            self.box.keep(envelope)
+            return "250 2.0.0 Message accepted for delivery"
+        finally:
+            with self.box.lock:
+                self.box.busy -= 1
 
 
 class DevSmtp:
@@ -70,6 +76,8 @@ class DevSmtp:
         self.fail_code = 451
         self.delay = 0.0
         self.rejected: set[str] = set()
+        # Messages whose final dot arrived and that are being accepted right now.
+        self.busy = 0
         self.controller = Controller(_Handler(self), hostname=host, port=port,
                                      decode_data=False)
         self.web: ThreadingHTTPServer | None = None

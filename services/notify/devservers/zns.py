@@ -42,6 +42,8 @@ class DevZns:
         self.failures: list[dict[str, Any]] = []
         self.no_zalo: set[str] = set()
         self.delay = 0.0
+        # Requests being answered right now (past the hold).
+        self.busy = 0
         self.server: ThreadingHTTPServer | None = None
 
     def control(self, **settings: Any) -> None:
@@ -66,6 +68,15 @@ class DevZns:
             return [m for m in self.messages if m["phone"] == phone]
 
     def answer_template(self, token: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.busy += 1
+        try:
+            return self._answer_template(token, body)
+        finally:
+            with self.lock:
+                self.busy -= 1
+
+    def _answer_template(self, token: str | None, body: dict[str, Any]) -> dict[str, Any]:
         if self.delay:
             time.sleep(self.delay)
         with self.lock:

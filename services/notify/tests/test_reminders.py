@@ -48,6 +48,19 @@ def test_instants_before_the_window_opens_are_skipped() -> None:
     assert [(d.minutes, d.send) for d in due] == [(1440, True)]
 
 
+def test_an_instant_at_the_opening_itself_is_no_reminder() -> None:
+    opens = LOCK - timedelta(minutes=120)
+    assert due_reminders(1, opens, LOCK, [120], set(), opens + timedelta(minutes=5)) == []
+
+
+def test_a_late_reminder_says_what_is_really_left() -> None:
+    from services.notify.domain import minutes_left, remaining
+
+    assert remaining(minutes_left(LOCK, LOCK - timedelta(minutes=120, seconds=-1))) == "2 giờ"
+    assert remaining(minutes_left(LOCK, LOCK - timedelta(minutes=90))) == "1 giờ 30 phút"
+    assert remaining(minutes_left(LOCK, LOCK - timedelta(days=3))) == "3 ngày"
+
+
 def _watch(session: Session, window_id: int = 5, minutes: list[int] | None = None) -> None:
     scheduled.watch(session, {
         "campaign_id": 7, "campaign_name": "Đánh giá CCHC 2025", "year": 2025,
