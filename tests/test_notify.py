@@ -29,9 +29,9 @@ from services.common.contracts import (
 )
 from services.notify.devservers.smtp import DevSmtp
 from services.notify.devservers.zns import DevZns
-from tests.conftest import USER_PASSWORD, bearer
-from tests.system import AMQP, DB_PREFIX, PG, System
-from tests.test_submission import campaign, unit  # noqa: F401 - fixtures
+from tests.conftest import BOTH_BACKENDS, USER_PASSWORD, bearer
+from tests.system import AMQP, System
+from tests.test_submission import campaign  # noqa: F401 - a fixture
 
 
 def wait_for(check: Callable[[], Any], seconds: float = 20, every: float = 0.2) -> Any:
@@ -49,9 +49,9 @@ def publish(source: str, kind: str, payload: dict[str, Any]) -> None:
         source, kind, {"event_id": str(uuid.uuid4()), **payload})
 
 
-def rpc_call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+def rpc_call(amqp: str, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
     async def go() -> Any:
-        client = RpcClient(AMQP)
+        client = RpcClient(amqp)
         await client.connect()
         try:
             return await client.call(service, method, *args, **kwargs)
@@ -61,8 +61,8 @@ def rpc_call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
     return asyncio.run(go())
 
 
-def notify_db() -> Any:
-    return create_engine(f"{PG}/{DB_PREFIX}notify")
+def notify_db(system: System) -> Any:
+    return create_engine(system.database_url(NOTIFY))
 
 
 def phone() -> str:
@@ -111,6 +111,7 @@ def notice(http: httpx.Client, who: dict[str, Any], kind: str, sent: bool = True
     return wait_for(found)
 
 
+@BOTH_BACKENDS
 def test_accounts_assignments_and_the_inbox(http, unit, campaign, person, smtp: DevSmtp,  # noqa: F811
                                             zns: DevZns) -> None:
     code = unit()
@@ -200,7 +201,7 @@ def test_results_published_reach_every_units_leader(http, unit, person,  # noqa:
 
 
 def test_a_reminder_goes_at_its_instant_and_nothing_after_the_lock(
-        http, unit, campaign, person, smtp: DevSmtp) -> None:  # noqa: F811
+        http, unit, campaign, person, smtp: DevSmtp, system: System) -> None:  # noqa: F811
     code = unit()
     leader, staff = person("unit_leader", code), person("unit_staff", code, zalo=False)
     c = campaign([code], locks_in=75)
@@ -208,7 +209,7 @@ def test_a_reminder_goes_at_its_instant_and_nothing_after_the_lock(
     notice(http, leader, "window_opened", sent=False)
     http.put(f"/api/v1/assessments/{c[code]}/assignments", headers=leader["headers"],
              json={"1.1": staff["username"]})
-    with notify_db().connect() as db:
+    with notify_db(system).connect() as db:
         window_id = db.execute(text("SELECT window_id FROM watched_windows WHERE "
                                     "campaign_id = :c"), {"c": c["id"]}).scalar_one()
     campaign_info = http.get(f"/api/v1/campaigns/{c['id']}", headers=leader["headers"]).json()
@@ -231,7 +232,7 @@ def test_a_reminder_goes_at_its_instant_and_nothing_after_the_lock(
     assert "1.1" in mine["body"] and "1.2" not in mine["body"]
     wait_for(lambda: smtp.to(staff["email"]) and any(
         "Nhắc hạn" in m["subject"] for m in smtp.to(staff["email"])))
-    with notify_db().connect() as db:
+    with notify_db(system).connect() as db:
         claims = db.execute(text("SELECT minutes, sent FROM reminder_claims WHERE "
                                  "window_id = :w"), {"w": window_id}).all()
     assert [tuple(r) for r in claims] == [(1, True)]
@@ -252,7 +253,7 @@ def test_kill_9_mid_batch_neither_loses_nor_repeats(
                 [m["phone"] for m in list(zns.messages) if m["phone"] in phones])
 
     def recorded() -> dict[str, int]:
-        with notify_db().connect() as db:
+        with notify_db(system).connect() as db:
             rows = db.execute(text(
                 "SELECT channel, count(*) FROM deliveries WHERE status = 'sent' AND "
                 "username LIKE :p GROUP BY channel"), {"p": f"k{tag}%"}).all()
@@ -261,7 +262,7 @@ def test_kill_9_mid_batch_neither_loses_nor_repeats(
     smtp.control(delay=0.15)
     zns.control(delay=0.15)
     try:
-        rpc_call(IDENTITY, "create_users", users)
+        rpc_call(system.amqp, IDENTITY, "create_users", users)
         wait_for(lambda: all(len(x) >= 6 for x in at_servers()), seconds=30, every=0.05)
         # Mid-batch: new transactions wait at the servers; those under way finish and
         # are recorded, then notify dies with leases held and messages queued.
