@@ -9,7 +9,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,14 +24,13 @@ from services.common.contracts import (
     IDENTITY,
     NOTIFY,
     RESULTS_PUBLISHED,
-    SUBMISSION,
-    WINDOW_OPENED,
 )
 from services.notify.devservers.smtp import DevSmtp
 from services.notify.devservers.zns import DevZns
+from services.notify.domain import VIETNAM
 from tests.conftest import BOTH_BACKENDS, USER_PASSWORD, bearer
 from tests.system import AMQP, System
-from tests.test_submission import campaign  # noqa: F401 - a fixture
+from tests.test_submission import SMALL, _finish, campaign  # noqa: F401 - a fixture
 
 
 def wait_for(check: Callable[[], Any], seconds: float = 20, every: float = 0.2) -> Any:
@@ -200,42 +199,60 @@ def test_results_published_reach_every_units_leader(http, unit, person,  # noqa:
     assert all(n["kind"] != "results_published" for n in inbox(http, leaders[2]))
 
 
-def test_a_reminder_goes_at_its_instant_and_nothing_after_the_lock(
-        http, unit, campaign, person, smtp: DevSmtp, system: System) -> None:  # noqa: F811
-    code = unit()
-    leader, staff = person("unit_leader", code), person("unit_staff", code, zalo=False)
-    c = campaign([code], locks_in=75)
-    locks_at = datetime.fromisoformat(c["locks_at"])
+def test_a_reminder_at_its_instant_to_units_not_sent_and_receipts_to_those_sent(
+        http, unit, admin_headers, person, smtp: DevSmtp, system: System,
+        signed_summary) -> None:  # noqa: F811
+    late, done = unit(), unit()
+    leader, staff = person("unit_leader", late), person("unit_staff", late, zalo=False)
+    sender = person("unit_leader", done)
+    catalog = http.post("/api/v1/catalogs", headers=admin_headers, json=SMALL).json()["id"]
+    now = datetime.now(UTC)
+    locks_at = (now + timedelta(seconds=95)).replace(microsecond=0)
+    created = http.post("/api/v1/campaigns", headers=admin_headers, json={
+        "name": "Đánh giá CCHC 2025 (nhắc hạn)", "year": 2025, "catalog_id": catalog,
+        "unit_codes": [late, done], "reminders_minutes_before_lock": [1],
+        "windows": {"self_assessment": {"opens_at": (now - timedelta(hours=1)).isoformat(),
+                                        "locks_at": locks_at.isoformat()}}})
+    assert created.status_code == 201, created.text
+    cid = created.json()["id"]
+    units = {u["unit_code"]: u["assessment_id"] for u in http.get(
+        f"/api/v1/campaigns/{cid}", headers=admin_headers).json()["units"]}
     notice(http, leader, "window_opened", sent=False)
-    http.put(f"/api/v1/assessments/{c[code]}/assignments", headers=leader["headers"],
-             json={"1.1": staff["username"]})
-    with notify_db(system).connect() as db:
-        window_id = db.execute(text("SELECT window_id FROM watched_windows WHERE "
-                                    "campaign_id = :c"), {"c": c["id"]}).scalar_one()
-    campaign_info = http.get(f"/api/v1/campaigns/{c['id']}", headers=leader["headers"]).json()
-    # The campaign's own reminders are days ahead; one a minute before the lock is
-    # announced as submission announces windows, to see it go out within the test.
-    publish(SUBMISSION, WINDOW_OPENED, {
-        "campaign_id": c["id"], "campaign_name": campaign_info["name"], "year": 2025,
-        "window_id": window_id, "kind": "self_assessment",
-        "opens_at": campaign_info["windows"]["self_assessment"]["opens_at"],
-        "locks_at": c["locks_at"], "unit_codes": [code],
-        "reminders_minutes_before_lock": [1]})
+    assert http.put(f"/api/v1/assessments/{units[late]}/assignments", headers=leader["headers"],
+                    json={"1.1": staff["username"]}).status_code == 200
+    # The other unit sends, takes it back, sends again: a receipt each time.
+    aid = units[done]
+    _finish(http, aid, done, sender["headers"])
+    form = {"proposed_classification": "Tốt"}
+    for step in ("submit", "withdraw", "submit"):
+        files = {"signed_summary": signed_summary(aid, sender["headers"])} \
+            if step == "submit" else None
+        response = http.post(f"/api/v1/assessments/{aid}/{step}", headers=sender["headers"],
+                             files=files, data=form if files else None)
+        assert response.status_code == 200, response.text
+    receipts = wait_for(lambda: (lambda got: got if len(got) == 3 else None)(
+        [n for n in inbox(http, sender) if n["kind"].startswith("assessment_")]))
+    oldest_first = list(reversed(receipts))  # the inbox is newest first
+    assert [n["kind"] for n in oldest_first] == [
+        "assessment_submitted", "assessment_withdrawn", "assessment_submitted"]
+    assert "Điểm tự đánh giá: 7,5/8" in oldest_first[0]["body"]
+
     instant = locks_at - timedelta(minutes=1)
+    assert datetime.now(UTC) < instant, "set-up took longer than the minute before the lock"
     reminder = wait_for(lambda: next((n for n in inbox(http, leader)
-                                      if n["kind"] == "reminder"), None), seconds=40)
-    created = datetime.fromisoformat(reminder["created_at"])
-    assert instant <= created <= instant + timedelta(seconds=3), (instant, created)
-    assert locks_at.astimezone().strftime("%M") in reminder["title"]
+                                      if n["kind"] == "reminder"), None), seconds=70)
+    created_at = datetime.fromisoformat(reminder["created_at"])
+    assert instant <= created_at <= instant + timedelta(seconds=3), (instant, created_at)
+    shown = locks_at.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
+    assert f"khóa lúc {shown}" in reminder["title"]
     assert "còn 1 phút" in reminder["body"] and "1.1" in reminder["body"]
     mine = notice(http, staff, "reminder", sent=False)
     assert "1.1" in mine["body"] and "1.2" not in mine["body"]
-    wait_for(lambda: smtp.to(staff["email"]) and any(
-        "Nhắc hạn" in m["subject"] for m in smtp.to(staff["email"])))
-    with notify_db(system).connect() as db:
-        claims = db.execute(text("SELECT minutes, sent FROM reminder_claims WHERE "
-                                 "window_id = :w"), {"w": window_id}).all()
-    assert [tuple(r) for r in claims] == [(1, True)]
+    wait_for(lambda: any("Nhắc hạn" in m["subject"] for m in smtp.to(staff["email"])))
+    # Nothing to the unit that sent (nothing after the lock: test_reminders, by the clock).
+    time.sleep(2)
+    assert all(n["kind"] != "reminder" for n in inbox(http, sender))
+    assert [n["kind"] for n in inbox(http, leader)].count("reminder") == 1
 
 
 def test_kill_9_mid_batch_neither_loses_nor_repeats(
