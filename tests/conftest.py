@@ -35,10 +35,12 @@ SYSTEM_ENV = {"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
               "CCHC_ACCESS_TOKEN_SECONDS": "3600",
               "CCHC_REFRESH_TOKEN_SECONDS": "7200",
               # Notify retries after a second and takes a dead sender's lease back after
-              # three; it sends to the loopback SMTP and ZNS servers below.
+              # five; it sends to the loopback SMTP and ZNS servers below.
               "CCHC_NOTIFY_RETRY_BASE_SECONDS": "1",
               "CCHC_NOTIFY_RETRY_CAP_SECONDS": "2",
-              "CCHC_NOTIFY_LEASE_SECONDS": "3",
+              "CCHC_SMTP_TIMEOUT": "1",
+              "CCHC_ZALO_TIMEOUT": "1",
+              "CCHC_NOTIFY_LEASE_SECONDS": "5",
               "CCHC_NOTIFY_DELIVERY_INTERVAL": "0.2"}
 
 

@@ -7,6 +7,7 @@ The defaults reach the development servers that ``make run`` starts
 
 from __future__ import annotations
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,11 +49,22 @@ class NotifySettings(BaseSettings):
     # A delivery being sent is leased this long: a replica that died mid-send leaves
     # it to be taken again once the lease has run out.
     notify_lease_seconds: float = 60.0
+    # Deliveries one sender takes at a time (one query for several messages).
+    notify_lease_batch: int = 20
     notify_delivery_interval: float = 0.5
     notify_reminder_interval: float = 1.0
 
     # Where people sign in, written into account notices.
     public_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> NotifySettings:
+        # A sender starts a send only while a whole attempt fits in its lease, so a
+        # lease shorter than one attempt would never send anything.
+        if self.notify_lease_seconds <= max(self.smtp_timeout, 3 * self.zalo_timeout):
+            raise ValueError("CCHC_NOTIFY_LEASE_SECONDS must exceed CCHC_SMTP_TIMEOUT and "
+                             "3 × CCHC_ZALO_TIMEOUT")
+        return self
 
     def template_id(self, kind: str) -> str:
         for pair in filter(None, (p.strip() for p in self.zalo_template_ids.split(","))):

@@ -1,11 +1,10 @@
 """Sending (gửi): leases due deliveries, sends them, records each outcome at once.
 
 Each sender is a green thread with one connection to its channel (an SMTP session,
-an HTTP session to ZNS). It loops: in one transaction, record the outcome of the
-message it just sent and lease the next due one; then send it. So every outcome is
-committed before the next message leaves, and a process killed mid-batch leaves:
-messages sent and recorded (never sent again), at most one leased message per
-sender (taken again when its lease runs out), and the rest queued. The one case
+an HTTP session to ZNS). It leases a few due deliveries at a time, sends them one
+after another and commits each outcome before the next message leaves. A process
+killed mid-batch therefore leaves: messages sent and recorded (never sent again), a
+few leased ones per sender (taken again when their lease runs out), the rest queued. The one case
 that can still repeat a message is the instant between the server's acceptance and
 our commit (RFC 1047's window, a round trip long): the message then goes again
 with the same Message-ID / tracking_id.
@@ -72,27 +71,44 @@ class Sender:
         self.client.close()
 
 
-def _lease_next(session: Session, channel: str, now: datetime, lease: timedelta) -> Delivery | None:
-    due = or_(
-        and_(Delivery.status == "queued", Delivery.next_attempt_at <= now),
-        # A sender that died holding it: its lease ran out.
-        and_(Delivery.status == "sending", Delivery.lease_until <= now),
-    )
-    for _ in range(5):
+def _lease(session: Session, channel: str, now: datetime, lease: timedelta,
+           size: int) -> list[Delivery]:
+    """Takes up to ``size`` due deliveries of a channel for this sender."""
+    queued = and_(Delivery.status == "queued", Delivery.next_attempt_at <= now)
+    # A sender that died holding them: their lease ran out.
+    orphaned = and_(Delivery.status == "sending", Delivery.lease_until <= now)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    ids: list[int] = []
+    for due, order in ((orphaned, Delivery.lease_until), (queued, Delivery.next_attempt_at)):
         query = (select(Delivery.id).where(Delivery.channel == channel, due)
-                 .order_by(Delivery.next_attempt_at, Delivery.id).limit(1))
-        if session.get_bind().dialect.name == "postgresql":
+                 .order_by(order, Delivery.id).limit(size - len(ids)))
+        if postgres:
             query = query.with_for_update(skip_locked=True)
-        found = session.scalar(query)
-        if found is None:
-            return None
-        taken = session.execute(
-            update(Delivery).where(Delivery.id == found, due)
-            .values(status="sending", lease_until=now + lease, attempts=Delivery.attempts + 1)
-        ).rowcount
-        if taken == 1:
-            return session.get(Delivery, found, populate_existing=True)
-    return None
+        ids += session.scalars(query).all()
+        if len(ids) >= size:
+            break
+    if not ids:
+        return []
+    # Compare-and-set: only rows still due are taken (SQLite has no row locks).
+    taken = session.scalars(
+        update(Delivery).where(Delivery.id.in_(ids), or_(queued, orphaned))
+        .values(status="sending", lease_until=now + lease, attempts=Delivery.attempts + 1)
+        .returning(Delivery.id)
+    ).all()
+    rows = list(session.scalars(select(Delivery).where(Delivery.id.in_(taken))
+                                .order_by(Delivery.id)
+                                .execution_options(populate_existing=True)))
+    for row in rows:
+        session.expunge(row)
+    return rows
+
+
+def _release(session: Session, rest: list[Delivery]) -> None:
+    """Gives back leased deliveries this sender will not reach before its lease ends."""
+    for d in rest:
+        session.execute(update(Delivery).where(
+            Delivery.id == d.id, Delivery.status == "sending", Delivery.attempts == d.attempts,
+        ).values(status="queued", lease_until=None, attempts=Delivery.attempts - 1))
 
 
 def _record(session: Session, d: Delivery, outcome: Outcome, cfg: NotifySettings,
@@ -119,30 +135,38 @@ def _record(session: Session, d: Delivery, outcome: Outcome, cfg: NotifySettings
 
 def run_sender(factory: Callable[[], Session], channel: str, cfg: NotifySettings,
                tokens: TokenStore, clock: Callable[[], datetime] = utcnow) -> int:
-    """Sends due deliveries of one channel until none is left; returns how many."""
+    """Sends due deliveries of one channel until none is left; returns how many.
+
+    Each outcome is committed right after its send, before the next message leaves.
+    A message is sent only while the lease has time for a whole attempt left, so a
+    lease never runs out during a send and no other sender can take it meanwhile.
+    """
     lease = timedelta(seconds=cfg.notify_lease_seconds)
+    attempt = timedelta(seconds=cfg.smtp_timeout if channel == "email" else
+                        2 * cfg.zalo_timeout + cfg.zalo_timeout)  # a refresh and a retry
+    size = max(1, cfg.notify_lease_batch)
     sender = Sender(channel, cfg, tokens)
     done = 0
-    previous: tuple[Delivery, Outcome] | None = None
     try:
         while True:
             with factory() as session, session.begin():
-                now = clock()
-                if previous is not None:
-                    _record(session, *previous, cfg, now)
-                    previous = None
-                current = _lease_next(session, channel, now, lease)
-                if current is not None:
-                    session.expunge(current)
-            if current is None:
+                leased_at = clock()
+                batch = _lease(session, channel, leased_at, lease, size)
+            if not batch:
                 return done
-            try:
-                outcome = sender.send(current)
-            except Exception as exc:  # a bug in a channel must not wedge the loop
-                log.exception("sending delivery %s", current.id)
-                outcome = Outcome("retry", f"internal: {exc!r}"[:500])
-            previous = (current, outcome)
-            done += 1
+            for i, current in enumerate(batch):
+                if clock() + attempt >= leased_at + lease:
+                    with factory() as session, session.begin():
+                        _release(session, batch[i:])
+                    break
+                try:
+                    outcome = sender.send(current)
+                except Exception as exc:  # a bug in a channel must not wedge the loop
+                    log.exception("sending delivery %s", current.id)
+                    outcome = Outcome("retry", f"internal: {exc!r}"[:500])
+                with factory() as session, session.begin():
+                    _record(session, current, outcome, cfg, clock())
+                done += 1
     finally:
         sender.close()
 

@@ -54,7 +54,8 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("event_key", "username", "channel"),
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        # What a sender asks for: its channel's queued rows by due time.
+        Index("ix_deliveries_due", "channel", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -60,7 +60,7 @@ def upgrade() -> None:
         sa.UniqueConstraint('event_key', 'username', 'channel'),
     )
     op.create_index('ix_deliveries_notification_id', 'deliveries', ['notification_id'])
-    op.create_index('ix_deliveries_due', 'deliveries', ['status', 'next_attempt_at'])
+    op.create_index('ix_deliveries_due', 'deliveries', ['channel', 'status', 'next_attempt_at'])
     op.create_table(
         'preferences',
         sa.Column('username', sa.String(length=100), nullable=False),
