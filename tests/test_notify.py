@@ -112,7 +112,7 @@ def notice(http: httpx.Client, who: dict[str, Any], kind: str, sent: bool = True
 
 @BOTH_BACKENDS
 def test_accounts_assignments_and_the_inbox(http, unit, campaign, person, smtp: DevSmtp,  # noqa: F811
-                                            zns: DevZns) -> None:
+                                            zns: DevZns, current_system: System) -> None:
     code = unit()
     leader, staff = person("unit_leader", code), person("unit_staff", code)
     # An account created: its owner, by email and Zalo, with how to sign in, no password.
@@ -148,6 +148,12 @@ def test_accounts_assignments_and_the_inbox(http, unit, campaign, person, smtp: 
     got = {n["id"]: n for n in inbox(http, staff)}
     assert got[assigned["id"]]["read_at"] and got[account["id"]]["read_at"] is None
     assert http.get("/api/v1/notifications").status_code == 401
+    metrics = httpx.get(f"http://127.0.0.1:{current_system.service_port(NOTIFY)}/metrics",
+                        timeout=5).text
+    for line in ('cchc_notify_sent_total{channel="email"}',
+                 'cchc_notify_sent_total{channel="zalo"}',
+                 'cchc_notify_retry_backlog{channel="email"}'):
+        assert line in metrics
 
 
 def test_preferences_turn_email_off_but_not_returned_criteria(

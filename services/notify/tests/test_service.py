@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -168,6 +169,34 @@ def test_retries_then_sends_and_dead_letters_after_the_last_attempt(
     assert dead["status"] == "failed" and dead["attempts"] == 3
     assert dead["last_error"].startswith("smtp 451")
     assert len(smtp.messages) == 1
+
+
+def test_metrics_count_sent_failed_and_the_retry_backlog(notify: Service, smtp: DevSmtp,
+                                                          session: Session, cfg: Any) -> None:
+    from prometheus_client import REGISTRY
+
+    from services.notify.delivery import update_gauges
+
+    def value(name: str, channel: str = "email") -> float:
+        return REGISTRY.get_sample_value(name, {"channel": channel}) or 0.0
+
+    sent, failed = value("cchc_notify_sent_total"), value("cchc_notify_failed_total")
+    smtp.control(fail_next=1)
+    notify.on_user_created(event(**{**USER, "zalo_phone": None}))
+    notify.on_user_created(event(**{**USER, "username": "u2", "email": "b@x.vn",
+                                    "zalo_phone": None}))
+    smtp.control(reject=["b@x.vn"])
+    cfg.notify_retry_base_seconds = cfg.notify_retry_cap_seconds = 3600
+    notify.send_deliveries()  # one 451 (waits an hour for another try), one 550 (dead)
+    update_gauges(session)
+    assert value("cchc_notify_retry_backlog") == 1
+    assert value("cchc_notify_failed_total") == failed + 1
+    session.execute(Delivery.__table__.update().values(next_attempt_at=datetime.now(UTC)))
+    session.commit()
+    notify.send_deliveries()
+    update_gauges(session)
+    assert value("cchc_notify_retry_backlog") == 0
+    assert value("cchc_notify_sent_total") == sent + 1
 
 
 def test_a_refused_address_is_not_retried(notify: Service, smtp: DevSmtp) -> None:
