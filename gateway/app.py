@@ -14,6 +14,7 @@ from gateway.evidence.router import router as evidence_router
 from gateway.identity.oidc import OpenIdClient
 from gateway.identity.router import router as identity_router
 from gateway.metrics import HttpMetrics
+from gateway.notifications.router import router as notifications_router
 from gateway.rpc import RpcClient
 from gateway.submission.router import router as submission_router
 
@@ -46,6 +47,7 @@ def create_app() -> FastAPI:
     app.include_router(submission_router)
     app.include_router(evidence_router)
     app.include_router(appraisal_router)
+    app.include_router(notifications_router)
     # Reads the routes when the document is first asked for: routers included later count.
     policy.document_access(app)
     return app

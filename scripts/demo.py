@@ -166,6 +166,10 @@ def main() -> None:
         f"  Sign in: curl -s {base}/api/v1/auth/login -H 'Content-Type: application/json' "
         f"-d '{{\"username\": \"{users[0]['username']}\", \"password\": \"{DEMO_PASSWORD}\"}}'"
     )
+    web, zns = (os.environ.get("CCHC_DEV_MAIL_WEB_PORT", "8025"),
+                os.environ.get("CCHC_DEV_ZNS_PORT", "8026"))
+    lines += [f"  Mails sent (development SMTP): http://127.0.0.1:{web}/ and var/mail/",
+              f"  Zalo messages sent (development ZNS): http://127.0.0.1:{zns}/_dev/messages"]
     lines += ["  Ctrl-C stops everything.", "=" * 68, ""]
     print("\n".join(lines), flush=True)
     if "--stay" in sys.argv:

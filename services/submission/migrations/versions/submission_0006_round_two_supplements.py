@@ -1,7 +1,7 @@
 """round 2: the unit's supplement (explanation, proposed score) per returned criterion
 
-Revision ID: submission_0005
-Revises: submission_0004
+Revision ID: submission_0006
+Revises: submission_0005
 Create Date: 2026-12-03 07:40:00
 """
 import sqlalchemy as sa
