@@ -32,12 +32,16 @@ class System:
         self.gateway_port = 8000 + PORT_OFFSET
         self.base_url = f"http://127.0.0.1:{self.gateway_port}"
         self.processes: dict[str, subprocess.Popen] = {}
+        self.tmp_dir = log_dir / "tmp"
+        self.tmp_dir.mkdir(exist_ok=True)
         self.env = {
             **os.environ,
             "CCHC_AMQP_URI": AMQP,
             "CCHC_DATABASE_URL_TEMPLATE": f"{PG}/{DB_PREFIX}{{service}}",
             "CCHC_DATA_DIR": str(log_dir / "data"),
             "CCHC_READINESS_TIMEOUT": "1.5",
+            # Where the processes spool uploads: tests read it to see nothing landed.
+            "TMPDIR": str(self.tmp_dir),
             **{f"CCHC_{s.upper()}_PORT": str(p + PORT_OFFSET) for s, p in SERVICE_PORTS.items()},
             **(extra_env or {}),
         }
@@ -89,7 +93,9 @@ class System:
             try:
                 response = httpx.get(f"{self.base_url}/readyz", timeout=5)
                 last = response.json()
-                if response.status_code == 200:
+                # 200 means this gateway can serve; the system is ready when every
+                # service answers too.
+                if response.status_code == 200 and last.get("status") == "ready":
                     return last
             except httpx.HTTPError as exc:
                 last = exc
