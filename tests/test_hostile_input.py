@@ -213,3 +213,37 @@ def test_the_admin_token_used_above_still_works(http: httpx.Client) -> None:
     pair = http.post("/api/v1/auth/login",
                      json={"username": "admin", "password": ADMIN_PASSWORD}).json()
     assert http.get("/api/v1/me", headers=bearer(pair["access_token"])).status_code == 200
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(
+    http: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 9):
+        prev = chr(ord("a") + i - 1)
+        name = chr(ord("a") + i)
+        lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    bomb = "\n".join(lines).encode()  # ~400 bytes; 9**9 strings if expanded
+    started = time.monotonic()
+    response = http.post("/api/v1/catalogs", content=bomb,
+                         headers={**admin_headers, "Content-Type": "application/yaml"})
+    assert (response.status_code, response.json()["code"]) == (422, "yaml_alias_refused")
+    assert time.monotonic() - started < 2
+
+
+def test_an_xlsx_zip_bomb_is_refused_before_it_is_unpacked(
+    http: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/sharedStrings.xml", b"<sst>" + b"A" * (40 * 1024 * 1024))
+    assert len(buffer.getvalue()) < 200 * 1024
+    response = http.post("/api/v1/catalogs", content=buffer.getvalue(), headers={
+        **admin_headers,
+        "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+    assert response.status_code == 422, response.text
+    assert "xlsx_too_large" in response.text
