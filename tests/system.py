@@ -45,10 +45,16 @@ def ensure_vhost(amqp_uri: str) -> None:
 
 class System:
     def __init__(self, log_dir: Path, extra_env: dict[str, str] | None = None,
-                 backend: str = "postgresql") -> None:
+                 backend: str = "postgresql", port_shift: int | None = None,
+                 db_prefix: str = DB_PREFIX) -> None:
+        """``port_shift`` and ``db_prefix`` let a test run a further system of its own
+        (tests/test_faults.py) beside the session's, on its own ports and databases."""
         self.log_dir = log_dir
         self.backend = backend
-        offset = PORT_OFFSET + (SQLITE_PORT_SHIFT if backend == "sqlite" else 0)
+        self.db_prefix = db_prefix
+        if port_shift is None:
+            port_shift = SQLITE_PORT_SHIFT if backend == "sqlite" else 0
+        offset = PORT_OFFSET + port_shift
         self.gateway_port = 8000 + offset
         self.base_url = f"http://127.0.0.1:{self.gateway_port}"
         self.amqp = AMQP + "-sqlite" if backend == "sqlite" else AMQP
@@ -59,7 +65,7 @@ class System:
             databases = {f"CCHC_{s.upper()}_DATABASE_URL": f"sqlite:///{self.sqlite_path(s)}"
                          for s in SERVICES}
         else:
-            databases = {"CCHC_DATABASE_URL_TEMPLATE": f"{PG}/{DB_PREFIX}{{service}}"}
+            databases = {"CCHC_DATABASE_URL_TEMPLATE": f"{PG}/{db_prefix}{{service}}"}
         self.env = {
             **env,
             "CCHC_AMQP_URI": self.amqp,
@@ -77,7 +83,7 @@ class System:
         """Where a service's database is, for tests that look inside it."""
         if self.backend == "sqlite":
             return f"sqlite:///{self.sqlite_path(service)}"
-        return f"{PG}/{DB_PREFIX}{service}"
+        return f"{PG}/{self.db_prefix}{service}"
 
     def create_databases(self) -> None:
         if self.backend == "sqlite":
@@ -90,8 +96,9 @@ class System:
         admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             for service in SERVICES:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_PREFIX}{service}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{DB_PREFIX}{service}"'))
+                name = f"{self.db_prefix}{service}"
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
         self._migrate()
 
