@@ -40,7 +40,7 @@ from sqlalchemy import create_engine, text
 from gateway.rpc import RpcClient
 from services.common.actor import sign_actor
 from services.common.contracts import IDENTITY, NOTIFY, SUBMISSION
-from tests.system import PORT_OFFSET, SLOT, System
+from tests.system import PORT_OFFSET, SLOT, System, rpc_call
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 FAULTS_PORT_SHIFT = 150
@@ -140,24 +140,12 @@ def faulty(tmp_path_factory) -> Iterator[tuple[System, Broker]]:
     (base / "system").mkdir(exist_ok=True)
     try:
         system.start()
-        _rpc(broker.uri, IDENTITY, "ensure_admin", ADMIN_PASSWORD)
+        rpc_call(broker.uri, IDENTITY, "ensure_admin", ADMIN_PASSWORD)
         yield system, broker
     finally:
         system.stop()
         broker.stop()
         shutil.rmtree(base / "rabbitmq" / "mnesia", ignore_errors=True)
-
-
-def _rpc(uri: str, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
-    async def go() -> Any:
-        client = RpcClient(uri)
-        await client.connect()
-        try:
-            return await client.call(service, method, *args, **kwargs)
-        finally:
-            await client.close()
-
-    return asyncio.run(go())
 
 
 def _token(http: httpx.Client, username: str, password: str) -> dict[str, str]:
@@ -171,7 +159,7 @@ def _setup(system: System, broker: Broker) -> tuple[int, dict[str, str], dict[st
         admin = _token(http, "admin", ADMIN_PASSWORD)
         assert http.post("/api/v1/units", headers=admin, json=[
             {"code": "X-SUCO", "name": "UBND xã Sự Cố", "type": "commune"}]).status_code == 200
-        _rpc(broker.uri, IDENTITY, "create_user",
+        rpc_call(broker.uri, IDENTITY, "create_user",
              {"username": "lanhdao.suco", "full_name": "Lãnh đạo xã", "roles": ["unit_leader"],
               "unit_code": "X-SUCO"}, password=LEADER_PASSWORD,
              actor=sign_actor({"username": "test", "roles": ["admin"]}))
