@@ -103,6 +103,11 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # NUL reaches PostgreSQL as an error (500) from any text column: refused here,
+        # for every route, in the query and in JSON bodies (files may hold NUL bytes).
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+            await invalid_text()(scope, receive, send)
+            return
         headers = Headers(scope=scope)
         length_header = headers.get("content-length")
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
@@ -127,7 +132,8 @@ class RequestGuard:
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
-        await self._bounded(scope, receive, send, limit)
+        json_body = headers.get("content-type", "").lower().startswith("application/json")
+        await self._bounded(scope, receive, send, limit, json_body)
 
     async def _check_caller(self, scope: Scope, headers: Headers) -> Any:
         token = token_of(headers)
@@ -144,17 +150,25 @@ class RequestGuard:
                             "Máy chủ đăng nhập không trả lời / the sign-in server is unavailable")
         return None
 
-    async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int,
+                       json_body: bool = False) -> None:
         received = 0
         started = False
+        tail = b""  # the end of the previous chunk: an escape may straddle two
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, tail
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > limit:
                     raise BodyTooLarge(limit)
+                if json_body:
+                    window = tail + chunk
+                    if b"\\u0000" in window or b"\x00" in window:
+                        raise NulInText
+                    tail = window[-5:]
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -172,9 +186,26 @@ class RequestGuard:
             await too_large(limit)(scope, receive, send)
 
 
+class NulInText(HTTPException):
+    """A NUL character in JSON text or a query: PostgreSQL cannot store it in text."""
+
+    def __init__(self) -> None:
+        super().__init__(422)
+
+
+def invalid_text() -> Any:
+    return problem_response(
+        422, "invalid_text",
+        "Văn bản chứa ký tự NUL không lưu được / text contains a NUL character")
+
+
 def install(app: Any) -> None:
-    """413 problem for a body that grew past its limit while a route was reading it."""
+    """Problems for what the guard finds while a route reads the body."""
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(_: Request, exc: BodyTooLarge) -> Any:
         return too_large(exc.limit)
+
+    @app.exception_handler(NulInText)
+    async def _nul(_: Request, exc: NulInText) -> Any:
+        return invalid_text()

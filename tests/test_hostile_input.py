@@ -247,3 +247,19 @@ def test_an_xlsx_zip_bomb_is_refused_before_it_is_unpacked(
         "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
     assert response.status_code == 422, response.text
     assert "xlsx_too_large" in response.text
+
+
+@pytest.mark.parametrize("text", ["nul\u0000here", "lone \udb95 surrogate"])
+def test_text_the_databases_cannot_store_is_a_422_not_a_500(
+    http: httpx.Client, admin_headers: dict[str, str], text: str
+) -> None:
+    import json
+
+    body = json.dumps([{"code": "X-NUL", "name": text, "type": "commune"}])
+    response = http.post("/api/v1/units", content=body.encode(),
+                         headers={**admin_headers, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] in {"invalid_text", "invalid_input"}
+    if "\x00" in text:
+        query = http.get("/api/v1/users", params={"unit_code": text}, headers=admin_headers)
+        assert query.status_code == 422, query.text
