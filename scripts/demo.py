@@ -21,6 +21,7 @@ import httpx
 import yaml
 
 from gateway.rpc import RemoteError, RpcClient, ServiceUnavailable
+from services.common.actor import sign_actor
 from services.common.contracts import CRITERIA, IDENTITY, SUBMISSION
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -61,9 +62,12 @@ async def load(amqp_uri: str) -> dict:
         ))
         units = yaml.safe_load((DATA / "units.yaml").read_text(encoding="utf-8"))
         await rpc.call(IDENTITY, "upsert_units", units)
+        # The demo loads from inside, with the key the gateway signs actors with.
+        actor = sign_actor({"username": "demo", "roles": ["admin"]})
         for user in yaml.safe_load((DATA / "users.yaml").read_text(encoding="utf-8")):
             try:
-                await rpc.call(IDENTITY, "create_user", user, password=DEMO_PASSWORD)
+                await rpc.call(IDENTITY, "create_user", user, password=DEMO_PASSWORD,
+                               actor=actor)
             except RemoteError as exc:
                 if "username_taken" not in str(exc.args_):
                     raise

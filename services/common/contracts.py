@@ -124,6 +124,8 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       "score_missing" with extra {"reasons": [...]}
 #   attach_evidence(assessment_id, code, evidence: {id, name, sha256?, checks?, doc_number?,
 #       doc_date?, title?, section?}, actor) -> entry + totals   (precheck reads them)
+#   check_writable(assessment_id, code, actor) -> None: raises what a write would
+#       (403, 404, 423) without writing; evidence asks it before a signature check
 #   detach_evidence(assessment_id, code, evidence_id, actor) -> entry + totals
 #       (called by the evidence service; same scope and lock as a save)
 #   submit(assessment_id, data: {signed_summary: {ref, filename, sha256, size},
@@ -185,7 +187,8 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #                                          signing_time, changed_after_signing, coverage,
 #                                          modification_level, summary}]},
 #                flags: [{code: doc_number_letter_suffix|doc_date_outside_year, detail}]}}
-#   evidence calls: submission.get_assessment_by_id(assessment_id, actor) (campaign_id,
+#   evidence calls: submission.check_writable(assessment_id, code, actor) before checking
+#       a PDF, submission.get_assessment_by_id(assessment_id, actor) (campaign_id,
 #       entries' codes; the caller's right to see it), submission.get_campaign(campaign_id)
 #       (year, catalog_id), criteria.get_catalog(catalog_id) (form_allowed),
 #       submission.attach_evidence(assessment_id, code, {id, name, sha256, checks}, actor),

@@ -426,6 +426,15 @@ class Service(rounds.RoundTwo, ServiceBase):
         return self._idempotent(who, None, "attach_evidence", (), work)
 
     @rpc(expected_exceptions=DomainError)
+    def check_writable(self, assessment_id: int, code: str, actor: dict[str, Any]) -> None:
+        """Raises what a write of this criterion by ``actor`` would raise now (403, 404,
+        423), without writing: asked before costly work such as a PDF's signature check.
+        The write itself checks again; this only keeps refused callers from costing."""
+        who = parse(Actor, actor)
+        with transaction(self.db):
+            self._writable_entry(assessment_id, code, who)
+
+    @rpc(expected_exceptions=DomainError)
     def detach_evidence(self, assessment_id: int, code: str, evidence_id: str | int,
                         actor: dict[str, Any]) -> dict[str, Any]:
         who = parse(Actor, actor)
