@@ -4,6 +4,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -34,6 +35,13 @@ def system(tmp_path_factory) -> Iterator[System]:
                     extra_env={"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
                                "CCHC_ACCESS_TOKEN_SECONDS": "3600",
                                "CCHC_REFRESH_TOKEN_SECONDS": "7200"})
+    with running(system):
+        yield system
+
+
+@contextmanager
+def running(system: System) -> Iterator[System]:
+    """Starts the system with its first administrator; stops it however the tests end."""
     try:
         system.start()
         asyncio.run(_ensure_admin())

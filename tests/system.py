@@ -49,6 +49,9 @@ class System:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_PREFIX}{service}" WITH (FORCE)'))
                 conn.execute(text(f'CREATE DATABASE "{DB_PREFIX}{service}"'))
         admin.dispose()
+        self.migrate()
+
+    def migrate(self) -> None:
         subprocess.run([sys.executable, "-m", "services.common.migrate"], env=self.env,
                        cwd=ROOT, check=True, capture_output=True)
 

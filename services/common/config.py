@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # Seconds a caller waits for an RPC reply; requests expire on the broker after it.
     rpc_timeout: float = 10.0
     outbox_interval: float = 0.5
+    # Seconds between measurements of the gauges the alert rules read (outbox backlog,
+    # units sent before a lock); well under Prometheus' scrape interval.
+    gauge_interval: float = 10.0
 
 
 def settings() -> Settings:

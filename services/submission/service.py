@@ -31,7 +31,7 @@ from services.common.db import transaction
 from services.common.errors import DomainError, invalid, not_found
 from services.common.outbox import record_event
 from services.common.validation import parse
-from services.submission import domain, store
+from services.submission import domain, gauges, store
 from services.submission.domain import decimal_text, entry_snapshot, vn_iso
 from services.submission.models import Assessment, Campaign, Change, Entry, Node, Window
 from services.submission.schemas import (
@@ -549,6 +549,9 @@ class Service(ServiceBase):
             **self._result(campaign, list(entries.values())),
             "rows": rows,
         }
+
+    def measure_state(self) -> None:
+        gauges.measure_campaigns(self.db)
 
     # --- The lock instant -------------------------------------------------------------
 
