@@ -24,4 +24,3 @@ def test_domain_error_survives_two_hops_with_its_types() -> None:
 
 def test_any_other_exception_stays_remote() -> None:
     assert not isinstance(over_the_bus(KeyError("x")), DomainError)
-
