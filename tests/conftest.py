@@ -34,7 +34,9 @@ def system(tmp_path_factory) -> Iterator[System]:
     system = System(tmp_path_factory.mktemp("system"),
                     extra_env={"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
                                "CCHC_ACCESS_TOKEN_SECONDS": "3600",
-                               "CCHC_REFRESH_TOKEN_SECONDS": "7200"})
+                               "CCHC_REFRESH_TOKEN_SECONDS": "7200",
+                               # Prometheus' test (test_prometheus.py) scrapes every second.
+                               "CCHC_GAUGE_INTERVAL": "1"})
     with running(system):
         yield system
 
