@@ -27,7 +27,9 @@ COPY gateway ./gateway
 COPY data ./data
 # Editable: Alembic finds each service's migrations/ beside its code, which a wheel would
 # leave behind; the tree and the venv are copied to the same paths below.
+# pip itself goes once the install is done: nothing installs at run time.
 RUN /opt/venv/bin/pip install -q --no-deps --no-build-isolation -e . \
+ && /opt/venv/bin/pip uninstall -q -y pip \
  && find services gateway -type d -name tests -prune -exec rm -rf {} + \
  && /opt/venv/bin/python -m compileall -q /app /opt/venv
 

@@ -12,7 +12,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 IMAGE=${CCHC_IMAGE:-cchc:dev}
-DEBIAN_BASE=localhost/debian-base:bookworm
+# The Debian base: python3-venv for the build stage's venv, the fonts the summary PDF is
+# drawn in (so the final stage needs no apt), no manuals, translations or docs (but the
+# copyright files). Its tag carries a hash of this recipe: a changed recipe, a new base.
+DEBIAN_PACKAGES=python3,python3-venv,fonts-dejavu-core,ca-certificates
+DPKG_OPTS=(
+    --dpkgopt='path-exclude=/usr/share/man/*'
+    --dpkgopt='path-exclude=/usr/share/locale/*'
+    --dpkgopt='path-include=/usr/share/locale/locale.alias'
+    --dpkgopt='path-exclude=/usr/share/doc/*'
+    --dpkgopt='path-include=/usr/share/doc/*/copyright'
+    --dpkgopt='path-exclude=/usr/share/info/*'
+)
+recipe=$(printf '%s\n' bookworm minbase "$DEBIAN_PACKAGES" "${DPKG_OPTS[@]}" | sha256sum | cut -c1-12)
+DEBIAN_BASE=localhost/cchc-base:bookworm-$recipe
 BASE=${CCHC_IMAGE_BASE:-$DEBIAN_BASE}
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
@@ -36,9 +49,7 @@ fi
 
 if [[ $BASE == "$DEBIAN_BASE" ]] && ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
     log "making the base $BASE from Debian's packages (once)"
-    # python3-venv for the build stage's venv; the fonts so the final stage needs no apt.
-    mmdebstrap --quiet --variant=minbase \
-        --include=python3,python3-venv,fonts-dejavu-core,ca-certificates \
+    mmdebstrap --quiet --variant=minbase --include="$DEBIAN_PACKAGES" "${DPKG_OPTS[@]}" \
         bookworm var/image/rootfs.tar
     podman import --quiet var/image/rootfs.tar "$BASE" >/dev/null
     rm -f var/image/rootfs.tar

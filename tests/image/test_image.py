@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import httpx
 
 from services.common.contracts import SERVICES
 from tests.image.conftest import IMAGE, ImageSystem, buildah_env, image_size
+from tests.system import ROOT
 from tests.test_submission import campaign, put, unit  # noqa: F401 - fixtures
 
 # The gate on size: python:3.11-slim plus our dependencies is about 450 MB; far more
@@ -94,3 +96,15 @@ def test_sign_in_and_a_save_through_the_gateway_of_the_image(
     pdf = http.get(f"/api/v1/assessments/{aid}/summary.pdf", headers=leader)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), pdf.text[:300]
     assert b"DejaVuSans" in pdf.content
+
+
+def test_the_readmes_first_administrator_command_runs_in_the_image(system: ImageSystem) -> None:
+    # deploy/k8s/README.md step 10, as `kubectl exec deploy/identity` would run it.
+    readme = (ROOT / "deploy" / "k8s" / "README.md").read_text()
+    (code,) = re.findall(r"kubectl -n cchc exec deploy/identity -c identity -- python -c '"
+                         r"(.*?)'\n", readme, re.S)
+    result = subprocess.run(system.in_image("first-admin", ["python", "-c", code]),
+                            env=buildah_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The session's fixture made the administrator already: it is reported, not remade.
+    assert "'username': 'admin'" in result.stdout and "'created': False" in result.stdout
