@@ -27,7 +27,7 @@ import yaml
 from services.common.contracts import SERVICES
 from tests.system import AMQP, PORT_OFFSET, ROOT, System
 from tests.test_k8s import Rendered, render
-from tests.test_submission import SMALL, campaign, put, unit  # noqa: F401 - fixtures
+from tests.test_submission import campaign, put  # noqa: F401 - fixtures
 
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 DASHBOARD = ROOT / "deploy" / "grafana" / "cchc-rush.json"

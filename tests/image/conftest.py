@@ -85,7 +85,7 @@ class ImageSystem(System):
         return [self.buildah, "run", "--isolation", "chroot", *self.container_env(),
                 self.new_container(name), "--", *argv]
 
-    def migrate(self) -> None:
+    def _migrate(self) -> None:
         # Each service's initContainer command, in a container of its own.
         for service in SERVICES:
             result = subprocess.run(self.in_image(f"{service}-migrate",
@@ -145,5 +145,4 @@ def system(tmp_path_factory) -> Iterator[Any]:
     image_size()
     system = ImageSystem(tmp_path_factory.mktemp("image-system"),
                          extra_env={"CCHC_ACCESS_TOKEN_SECONDS": "3600"})
-    with running(system):
-        yield system
+    yield from running(system)

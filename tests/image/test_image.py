@@ -18,7 +18,7 @@ import httpx
 from services.common.contracts import SERVICES
 from tests.image.conftest import IMAGE, ImageSystem, buildah_env, image_size
 from tests.system import ROOT
-from tests.test_submission import campaign, put, unit  # noqa: F401 - fixtures
+from tests.test_submission import campaign, put  # noqa: F401 - fixtures
 
 # The gate on size: python:3.11-slim plus our dependencies is about 450 MB; far more
 # means something (the tests, a cache, the build tools) went into the image.
@@ -76,7 +76,7 @@ def test_ready_and_measured_from_the_image(system: ImageSystem, http: httpx.Clie
 
 
 def test_sign_in_and_a_save_through_the_gateway_of_the_image(
-    http: httpx.Client, make_user, unit, campaign  # noqa: F811
+    http: httpx.Client, make_user, unit, campaign  # noqa: F811 - fixtures
 ) -> None:
     code = unit()
     _, leader = make_user("unit_leader", unit_code=code)
