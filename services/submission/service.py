@@ -35,7 +35,7 @@ from services.common.db import transaction
 from services.common.errors import DomainError, invalid, not_found
 from services.common.outbox import record_event
 from services.common.validation import parse
-from services.submission import domain, precheck, rounds, signed_summary, store
+from services.submission import domain, gauges, precheck, rounds, signed_summary, store
 from services.submission.domain import decimal_text, entry_snapshot, vn_iso
 from services.submission.models import Assessment, Campaign, Change, Entry, Node, Window
 from services.submission.schemas import (
@@ -616,6 +616,9 @@ class Service(rounds.RoundTwo, ServiceBase):
             "generated_at": vn_iso(store.server_now(self.db)),
             "digest": table_digest, "marker": signed_summary.marker(found.id, table_digest),
         }
+
+    def measure_state(self) -> None:
+        gauges.measure_campaigns(self.db)
 
     # --- The lock instant -------------------------------------------------------------
 
