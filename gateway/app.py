@@ -15,6 +15,7 @@ from gateway.identity.router import router as identity_router
 from gateway.metrics import HttpMetrics
 from gateway.rpc import RpcClient
 from gateway.submission.router import router as submission_router
+from gateway.web import routes as web
 
 
 @asynccontextmanager
@@ -36,6 +37,9 @@ def create_app() -> FastAPI:
         summary="PAR Index self-assessment and appraisal: the public API",
         version="1.0.0",
         lifespan=lifespan,
+        # The web client serves /docs from its own copy of Swagger UI (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
     app.add_middleware(HttpMetrics)
@@ -44,6 +48,7 @@ def create_app() -> FastAPI:
     app.include_router(criteria.router)
     app.include_router(submission_router)
     app.include_router(evidence_router)
+    web.install(app)
     # Reads the routes when the document is first asked for: routers included later count.
     policy.document_access(app)
     return app
