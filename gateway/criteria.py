@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.deps import rpc
 from gateway.errors import Problem
+from gateway.params import Id
 from gateway.policy import Principal, authenticated, require_roles
 from gateway.rpc import RpcClient
 from services.common.contracts import CRITERIA
@@ -110,7 +111,7 @@ async def list_catalogs(
 @router.get("/{catalog_id}.xlsx", summary="A criteria set as an XLSX workbook",
             response_class=Response, responses={200: {"content": {XLSX: {}}}})
 async def export_catalog(
-    catalog_id: int, _: Principal = Depends(authenticated), client: RpcClient = Depends(rpc)
+    catalog_id: Id, _: Principal = Depends(authenticated), client: RpcClient = Depends(rpc)
 ) -> Response:
     exported = await client.call(CRITERIA, "export_xlsx", catalog_id)
     return Response(
@@ -121,7 +122,7 @@ async def export_catalog(
 
 @router.get("/{catalog_id}", summary="A criteria set, its whole tree")
 async def get_catalog(
-    catalog_id: int, _: Principal = Depends(authenticated), client: RpcClient = Depends(rpc)
+    catalog_id: Id, _: Principal = Depends(authenticated), client: RpcClient = Depends(rpc)
 ) -> dict[str, Any]:
     return await client.call(CRITERIA, "get_catalog", catalog_id)
 
@@ -129,7 +130,7 @@ async def get_catalog(
 @router.put("/{catalog_id}", openapi_extra=_BODY_DOC,
             summary="Change a set: in place until a campaign uses it, else a new version")
 async def update_catalog(
-    catalog_id: int,
+    catalog_id: Id,
     request: Request,
     _: Principal = Depends(require_roles("admin")),
     client: RpcClient = Depends(rpc),
@@ -145,7 +146,7 @@ async def update_catalog(
 @router.post("/{catalog_id}/clone", status_code=201, response_model=CatalogId,
              summary="Copy a set to a new year")
 async def clone_catalog(
-    catalog_id: int,
+    catalog_id: Id,
     body: CloneIn,
     _: Principal = Depends(require_roles("admin")),
     client: RpcClient = Depends(rpc),

@@ -15,6 +15,9 @@ vhost="cchc-test-$CCHC_TEST_SLOT"
 if command -v rabbitmqctl >/dev/null; then
     rabbitmqctl -q add_vhost "$vhost" >/dev/null 2>&1 || true
     rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null 2>&1 || true
+    # The SQLite twin of the system (tests/system.py, backend="sqlite") has its own.
+    rabbitmqctl -q add_vhost "$vhost-sqlite" >/dev/null 2>&1 || true
+    rabbitmqctl -q set_permissions -p "$vhost-sqlite" guest '.*' '.*' '.*' >/dev/null 2>&1 || true
 fi
 export CCHC_TEST_AMQP_URI="${CCHC_TEST_AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/$vhost}"
 export CCHC_TEST_PG="${CCHC_TEST_PG:-postgresql+psycopg2://postgres:postgres@127.0.0.1:5432}"

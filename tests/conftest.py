@@ -11,6 +11,7 @@ import pytest
 
 from gateway.rpc import RpcClient
 from services.common.contracts import IDENTITY
+from services.evidence.tests.pki import CA, sign
 from tests.system import AMQP, System
 
 ADMIN_PASSWORD = "Quan-tri-2026!"
@@ -26,25 +27,50 @@ os.environ["CCHC_EVIDENCE_TRUST_ROOTS"] = str(EVIDENCE_TRUST_ROOTS)
 os.environ["CCHC_EVIDENCE_MAX_BYTES"] = str(EVIDENCE_MAX_BYTES)
 
 
-@pytest.fixture(scope="session")
-def system(tmp_path_factory) -> Iterator[System]:
-    # Tests rotate keys right after probing made-up kids; the gateway may refetch the
-    # realm's keys after a second instead of five. Tokens outlive the longest test run.
-    system = System(tmp_path_factory.mktemp("system"),
-                    extra_env={"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
-                               "CCHC_ACCESS_TOKEN_SECONDS": "3600",
-                               "CCHC_REFRESH_TOKEN_SECONDS": "7200"})
+# Tests rotate keys right after probing made-up kids; the gateway may refetch the
+# realm's keys after a second instead of five. Tokens outlive the longest test run.
+SYSTEM_ENV = {"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
+              "CCHC_ACCESS_TOKEN_SECONDS": "3600",
+              "CCHC_REFRESH_TOKEN_SECONDS": "7200"}
+
+
+def _running(log_dir: Path, backend: str) -> Iterator[System]:
+    system = System(log_dir, extra_env=SYSTEM_ENV, backend=backend)
     try:
         system.start()
-        asyncio.run(_ensure_admin())
+        asyncio.run(_ensure_admin(system.amqp))
         yield system
     finally:
         system.stop()
 
 
-async def _ensure_admin() -> None:
+@pytest.fixture(scope="session")
+def system(tmp_path_factory) -> Iterator[System]:
+    yield from _running(tmp_path_factory.mktemp("system"), "postgresql")
+
+
+@pytest.fixture(scope="session")
+def sqlite_system(tmp_path_factory) -> Iterator[System]:
+    """The same processes on SQLite files (the `make run` default), started only for the
+    tests parametrized over both backends (``BOTH_BACKENDS``)."""
+    yield from _running(tmp_path_factory.mktemp("system-sqlite"), "sqlite")
+
+
+# ``@BOTH_BACKENDS`` on a test runs it against the PostgreSQL and the SQLite system.
+BOTH_BACKENDS = pytest.mark.parametrize("current_system", ["postgresql", "sqlite"],
+                                        indirect=True)
+
+
+@pytest.fixture
+def current_system(request: pytest.FixtureRequest) -> System:
+    """The system the test's HTTP client speaks to: PostgreSQL unless parametrized."""
+    backend = getattr(request, "param", "postgresql")
+    return request.getfixturevalue("sqlite_system" if backend == "sqlite" else "system")
+
+
+async def _ensure_admin(amqp: str = AMQP) -> None:
     # The first administrator can only be created from inside, as scripts/demo.py does.
-    rpc = RpcClient(AMQP)
+    rpc = RpcClient(amqp)
     await rpc.connect()
     try:
         await rpc.call(IDENTITY, "ensure_admin", ADMIN_PASSWORD)
@@ -53,8 +79,8 @@ async def _ensure_admin() -> None:
 
 
 @pytest.fixture
-def http(system: System) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=system.base_url, timeout=30) as client:
+def http(current_system: System) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=current_system.base_url, timeout=30) as client:
         yield client
 
 
@@ -116,3 +142,43 @@ def make_user(
         return username, bearer(changed.json()["access_token"])
 
     return _make
+
+
+@pytest.fixture
+def unit(http: httpx.Client, admin_headers: dict[str, str]) -> Callable[[], str]:
+    """``unit() -> code``: a new commune through POST /api/v1/units."""
+
+    def make() -> str:
+        code = f"X-{uuid.uuid4().hex[:8]}"
+        response = http.post("/api/v1/units", headers=admin_headers,
+                             json=[{"code": code, "name": f"UBND xã Hương Vinh {code}",
+                                    "type": "commune"}])
+        assert response.status_code in (200, 201), response.text
+        return code
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def trusted_ca() -> CA:
+    """A CA whose root is in the system's trust list (EVIDENCE_TRUST_ROOTS)."""
+    ca = CA("CA thử nghiệm của tỉnh")
+    ca.write_pem(EVIDENCE_TRUST_ROOTS, f"session-{uuid.uuid4().hex[:6]}.pem")
+    return ca
+
+
+@pytest.fixture
+def signed_summary(
+    http: httpx.Client, trusted_ca: CA
+) -> Callable[..., tuple[str, bytes, str]]:
+    """``signed_summary(aid, headers) -> (name, bytes, type)``: the summary this system
+    generates for the assessment now, digitally signed as a leader signs it, ready to
+    send as the ``signed_summary`` file of POST /assessments/{aid}/submit."""
+
+    def make(aid: int, headers: dict[str, str], signer: CA | None = None) -> tuple[str, bytes, str]:
+        pdf = http.get(f"/api/v1/assessments/{aid}/summary.pdf", headers=headers)
+        assert pdf.status_code == 200, pdf.text
+        signed = sign(pdf.content, (signer or trusted_ca).signer("Chủ tịch UBND xã"))
+        return ("bang-tong-hop-da-ky.pdf", signed, "application/pdf")
+
+    return make

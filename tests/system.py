@@ -1,12 +1,15 @@
-"""The whole system as separate processes on the real broker and PostgreSQL.
+"""The whole system as separate processes on the real broker and PostgreSQL or SQLite.
 
 Each service gets a fresh database of its own and every process runs on ports of
-its own, so a `make run` on the same machine is left alone.
+its own, so a `make run` on the same machine is left alone. ``backend="sqlite"`` gives
+every service a SQLite file in the test's folder (the default `make run` backend), on
+a broker virtual host and ports of its own, so it runs beside the PostgreSQL one.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,34 +29,78 @@ PORT_OFFSET = 10000 + 200 * SLOT
 DB_PREFIX = f"cchc_t{SLOT}_"
 
 
+# The SQLite system's ports sit 100 above the PostgreSQL one's, in the same slot.
+SQLITE_PORT_SHIFT = 100
+
+
+def ensure_vhost(amqp_uri: str) -> None:
+    """Creates the URI's virtual host when rabbitmqctl is at hand (scripts/test.sh does too)."""
+    vhost = amqp_uri.rsplit("/", 1)[1]
+    if not vhost or not shutil.which("rabbitmqctl"):
+        return
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], capture_output=True)
+    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*",
+                    ".*"], capture_output=True)
+
+
 class System:
-    def __init__(self, log_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, log_dir: Path, extra_env: dict[str, str] | None = None,
+                 backend: str = "postgresql") -> None:
         self.log_dir = log_dir
-        self.gateway_port = 8000 + PORT_OFFSET
+        self.backend = backend
+        offset = PORT_OFFSET + (SQLITE_PORT_SHIFT if backend == "sqlite" else 0)
+        self.gateway_port = 8000 + offset
         self.base_url = f"http://127.0.0.1:{self.gateway_port}"
+        self.amqp = AMQP + "-sqlite" if backend == "sqlite" else AMQP
         self.processes: dict[str, subprocess.Popen] = {}
+        env = {k: v for k, v in os.environ.items()
+               if not (k == "CCHC_DATABASE_URL_TEMPLATE" or k.endswith("_DATABASE_URL"))}
+        if backend == "sqlite":
+            databases = {f"CCHC_{s.upper()}_DATABASE_URL": f"sqlite:///{self.sqlite_path(s)}"
+                         for s in SERVICES}
+        else:
+            databases = {"CCHC_DATABASE_URL_TEMPLATE": f"{PG}/{DB_PREFIX}{{service}}"}
         self.env = {
-            **os.environ,
-            "CCHC_AMQP_URI": AMQP,
-            "CCHC_DATABASE_URL_TEMPLATE": f"{PG}/{DB_PREFIX}{{service}}",
+            **env,
+            "CCHC_AMQP_URI": self.amqp,
+            **databases,
             "CCHC_DATA_DIR": str(log_dir / "data"),
             "CCHC_READINESS_TIMEOUT": "1.5",
-            **{f"CCHC_{s.upper()}_PORT": str(p + PORT_OFFSET) for s, p in SERVICE_PORTS.items()},
+            **{f"CCHC_{s.upper()}_PORT": str(p + offset) for s, p in SERVICE_PORTS.items()},
             **(extra_env or {}),
         }
 
+    def sqlite_path(self, service: str) -> Path:
+        return self.log_dir / "db" / f"{service}.db"
+
+    def database_url(self, service: str) -> str:
+        """Where a service's database is, for tests that look inside it."""
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.sqlite_path(service)}"
+        return f"{PG}/{DB_PREFIX}{service}"
+
     def create_databases(self) -> None:
+        if self.backend == "sqlite":
+            ensure_vhost(self.amqp)
+            (self.log_dir / "db").mkdir(parents=True, exist_ok=True)
+            for service in SERVICES:
+                self.sqlite_path(service).unlink(missing_ok=True)
+            self._migrate()
+            return
         admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             for service in SERVICES:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_PREFIX}{service}" WITH (FORCE)'))
                 conn.execute(text(f'CREATE DATABASE "{DB_PREFIX}{service}"'))
         admin.dispose()
+        self._migrate()
+
+    def _migrate(self) -> None:
         subprocess.run([sys.executable, "-m", "services.common.migrate"], env=self.env,
                        cwd=ROOT, check=True, capture_output=True)
 
     def service_port(self, service: str) -> int:
-        return SERVICE_PORTS[service] + PORT_OFFSET
+        return int(self.env[f"CCHC_{service.upper()}_PORT"])
 
     def start_service(self, service: str) -> None:
         self._spawn(service, [sys.executable, "-m", "services.common.run", service])

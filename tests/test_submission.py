@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,10 @@ from sqlalchemy import create_engine, text
 
 from gateway.rpc import RpcClient
 from services.common.contracts import SUBMISSION
-from tests.system import AMQP, DB_PREFIX, PG, System
+from tests.conftest import BOTH_BACKENDS
+from tests.system import AMQP, System
+
+VN = timezone(timedelta(hours=7))
 
 SMALL = {
     "name": "Bộ tiêu chí thử cấp xã 2025", "year": 2025, "unit_type": "commune",
@@ -71,26 +74,14 @@ def rpc_call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
 
 
 @pytest.fixture
-def unit(http: httpx.Client, admin_headers: dict[str, str]) -> Callable[[], str]:
-    def make() -> str:
-        code = f"X-{uuid.uuid4().hex[:8]}"
-        response = http.post("/api/v1/units", headers=admin_headers,
-                             json=[{"code": code, "name": f"UBND xã Hương Vinh {code}",
-                                    "type": "commune"}])
-        assert response.status_code in (200, 201), response.text
-        return code
-
-    return make
-
-
-@pytest.fixture
 def campaign(http: httpx.Client, admin_headers: dict[str, str]) -> Callable[..., dict[str, Any]]:
     def create(units: list[str], catalog: dict[str, Any] = SMALL,
                locks_in: float = 3600.0) -> dict[str, Any]:
         created = http.post("/api/v1/catalogs", headers=admin_headers, json=catalog)
         assert created.status_code == 201, created.text
         catalog_id = created.json()["id"]
-        now = datetime.now(UTC)
+        # Given in Vietnam time, as people set them: stored as the same instants.
+        now = datetime.now(VN)
         body = {"name": "Đánh giá CCHC 2025", "year": 2025, "catalog_id": catalog_id,
                 "unit_codes": units,
                 "windows": {"self_assessment": {
@@ -116,12 +107,24 @@ def complete(http: httpx.Client, aid: int, code: str, headers: dict[str, str]) -
     return http.post(f"/api/v1/assessments/{aid}/entries/{code}/complete", headers=headers)
 
 
+@BOTH_BACKENDS
 def test_campaign_windows_are_shown_in_vietnam_time(http, admin_headers, unit, campaign,
                                                     make_user) -> None:
     c = campaign([unit()])
     got = http.get(f"/api/v1/campaigns/{c['id']}", headers=admin_headers).json()
     window = got["windows"]["self_assessment"]
     assert window["locks_at"].endswith("+07:00") and window["is_open"] is True
+    # The window: given at 04:55+07:00 (and in UTC), shown at 04:55+07:00.
+    catalog_id = http.post("/api/v1/catalogs", headers=admin_headers, json=SMALL).json()["id"]
+    given = {"opens_at": "2026-12-03T04:55+07:00", "locks_at": "2026-12-05T10:00:00Z"}
+    created = http.post("/api/v1/campaigns", headers=admin_headers, json={
+        "name": "Đợt giờ Việt Nam", "year": 2026, "catalog_id": catalog_id,
+        "unit_codes": [unit()], "windows": {"self_assessment": given}})
+    assert created.status_code == 201, created.text
+    shown = http.get(f"/api/v1/campaigns/{created.json()['id']}",
+                     headers=admin_headers).json()["windows"]["self_assessment"]
+    assert shown["opens_at"] == "2026-12-03T04:55:00+07:00"
+    assert shown["locks_at"] == "2026-12-05T17:00:00+07:00"
     _, staff = make_user("unit_staff", unit_code="NOPE")
     assert http.post("/api/v1/campaigns", headers=staff, json={}).status_code == 403
     naive = {"name": "x", "year": 2025, "catalog_id": 1, "unit_codes": ["A"],
@@ -252,7 +255,7 @@ def _finish(http: httpx.Client, aid: int, unit_code: str, headers: dict[str, str
 
 
 def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
-    http, unit, campaign, make_user, system
+    http, unit, campaign, make_user, system, signed_summary
 ) -> None:
     code = unit()
     aid = campaign([code])[code]
@@ -275,6 +278,7 @@ def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
                         files={"signed_summary": ("a.zip", b"PK\x03\x04", "application/zip")},
                         data=form)
     assert not_pdf.status_code == 415
+    signed = {"signed_summary": signed_summary(aid, leader)}
     sent = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader, files=signed,
                      data=form)
     assert sent.status_code == 200, sent.text
@@ -284,7 +288,8 @@ def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
     assert len(body["signed_summary"]["sha256"]) == 64
     # Kept in the shared file store (the evidence's), where every gateway replica sees it.
     kept = Path(system.env["CCHC_DATA_DIR"]) / "evidence" / body["signed_summary"]["ref"]
-    assert kept.read_bytes() == b"%PDF-1.7\n% ky so\n"
+    assert kept.read_bytes() == signed["signed_summary"][1]
+    assert body["signed_summary"]["signature"]["state"] == "valid"
     after = put(http, aid, "2.2", {"count": 0}, leader)
     assert (after.status_code, after.json()["code"]) == (423, "assessment_submitted")
     assert complete(http, aid, "2.2", staff).status_code in (403, 423)
@@ -297,6 +302,11 @@ def test_only_the_leader_submits_and_then_the_unit_changes_nothing(
     again = http.post(f"/api/v1/assessments/{aid}/withdraw", headers=leader)
     assert (again.status_code, again.json()["code"]) == (409, "not_submitted")
     assert complete(http, aid, "2.2", leader).status_code == 200
+    # The table changed: the copy signed before no longer binds; sign the new one.
+    outdated = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader, files=signed,
+                         data=form)
+    assert (outdated.status_code, outdated.json()["code"]) == (422, "signed_summary_outdated")
+    signed = {"signed_summary": signed_summary(aid, leader)}
     resent = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader, files=signed,
                        data=form)
     assert resent.status_code == 200, resent.text
@@ -327,7 +337,7 @@ def upload(http: httpx.Client, aid: int, code: str, headers: dict[str, str]) -> 
 
 
 def test_evidence_uploaded_through_the_gateway_completes_an_entry_until_sent(
-    http, unit, campaign, make_user
+    http, unit, campaign, make_user, signed_summary
 ) -> None:
     code = unit()
     aid = campaign([code])[code]
@@ -344,33 +354,31 @@ def test_evidence_uploaded_through_the_gateway_completes_an_entry_until_sent(
     assert summary.status_code == 200
     _finish(http, aid, code, leader)
     sent = http.post(f"/api/v1/assessments/{aid}/submit", headers=leader,
-                     files={"signed_summary": ("ky.pdf", _pdf("da ky"), "application/pdf")},
+                     files={"signed_summary": signed_summary(aid, leader)},
                      data={"proposed_classification": "Tốt"})
     assert sent.status_code == 200, sent.text
     late = upload(http, aid, "1.2", leader)
     assert (late.status_code, late.json()["code"]) == (423, "assessment_submitted")
 
 
-def _submission_db() -> Any:
-    return create_engine(f"{PG}/{DB_PREFIX}submission")
-
-
+@BOTH_BACKENDS
 def test_a_window_locks_while_20_clients_keep_saving(
-    http, system: System, unit, campaign, make_user
+    http, current_system: System, unit, campaign, make_user
 ) -> None:
     code = unit()
     c = campaign([code], catalog=RUSH, locks_in=6.0)
     aid = c[code]
     _, leader = make_user("unit_leader", unit_code=code)
     locks_at = datetime.fromisoformat(c["locks_at"])
-    stop_at = locks_at + timedelta(seconds=1.5)
+    stop_at = locks_at + timedelta(seconds=1.5)  # clients keep trying after the instant
     results: list[dict[str, Any]] = []
     lock = threading.Lock()
 
     def client(n: int) -> None:
         criterion = RUSH_LEAVES[n]
         seq = 0
-        with httpx.Client(base_url=system.base_url, timeout=30, headers=leader) as own:
+        with httpx.Client(base_url=current_system.base_url, timeout=30,
+                          headers=leader) as own:
             while datetime.now(UTC) < stop_at:
                 seq += 1
                 score = str(Decimal(seq % 4 + 1) / 4)
@@ -420,14 +428,14 @@ def test_a_window_locks_while_20_clients_keep_saving(
             assert entries[criterion]["version"] == last["body"]["version"]
             assert entries[criterion]["self_score"] == last["score"].rstrip("0").rstrip(".")
     # window_locked is published once, after the instant.
-    engine = _submission_db()
+    engine = create_engine(current_system.database_url("submission"))
     deadline = time.monotonic() + 10
     rows: list[Any] = []
     while time.monotonic() < deadline:
         with engine.connect() as conn:
             rows = conn.execute(text(
                 "SELECT payload, published_at FROM outbox WHERE event_type = 'window_locked' "
-                "AND (payload->>'campaign_id')::int = :cid"), {"cid": c["id"]}).all()
+                "AND CAST(payload->>'campaign_id' AS INTEGER) = :cid"), {"cid": c["id"]}).all()
         if rows and rows[0].published_at is not None:
             break
         time.sleep(0.3)

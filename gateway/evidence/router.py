@@ -17,6 +17,7 @@ from gateway.config import get_settings
 from gateway.deps import object_store, rpc
 from gateway.errors import Problem
 from gateway.evidence.upload import receive_upload
+from gateway.params import Code, Id
 from gateway.policy import Principal, authenticated, require_roles
 from gateway.rpc import RpcClient
 from services.common.contracts import EVIDENCE, SUBMISSION
@@ -62,7 +63,7 @@ Store = Annotated[ObjectStore, Depends(object_store)]
                423: {"description": "window locked"}},
 )
 async def upload_evidence(
-    aid: int, code: str, request: Request,
+    aid: Id, code: Code, request: Request,
     principal: UnitWriter, client: Rpc, store: Store,
 ) -> dict[str, Any]:
     limit = get_settings().evidence_max_bytes
@@ -80,8 +81,10 @@ async def upload_evidence(
               "kind": received.kind, "original_name": received.filename}
     answer = await client.call(EVIDENCE, "add_evidence", aid, code, upload, meta,
                                principal.as_actor())
+    # The description is answered back as kept, so a client sees nothing was dropped.
     return {"id": answer["id"], "canonical_name": answer["canonical_name"],
-            "filename": answer["filename"], "checks": answer["checks"]}
+            "filename": answer["filename"], "checks": answer["checks"],
+            **{name: answer.get(name) for name in ("doc_number", "doc_date", "title", "section")}}
 
 
 @router.get(
@@ -91,7 +94,7 @@ async def upload_evidence(
     responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}},
 )
 async def download_evidence(
-    evidence_id: int,
+    evidence_id: Id,
     principal: SignedIn, client: Rpc, store: Store,
 ) -> StreamingResponse:
     evidence = await client.call(EVIDENCE, "get_evidence", evidence_id)
@@ -120,7 +123,7 @@ async def download_evidence(
     summary="Remove a document from a criterion (423 once the window is locked)",
 )
 async def delete_evidence(
-    aid: int, code: str, evidence_id: int,
+    aid: Id, code: Code, evidence_id: Id,
     principal: UnitWriter, client: Rpc,
 ) -> Response:
     await client.call(EVIDENCE, "remove_evidence", aid, code, evidence_id, principal.as_actor())

@@ -10,29 +10,31 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Header, Path, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from gateway.deps import object_store, rpc
+from gateway.params import Code, Id
 from gateway.policy import Principal, authenticated, ensure_unit_scope, require_roles
-from gateway.rpc import RpcClient
+from gateway.rpc import RemoteError, RpcClient
 from gateway.submission.schemas import CampaignBody, EntryBody, NewWindowBody
 from gateway.submission.summary import render_pdf, render_xlsx
-from gateway.submission.uploads import store_signed_summary
+from gateway.submission.uploads import forget_signed_summary, store_signed_summary
 from services.common.contracts import SUBMISSION
 from services.evidence.storage import ObjectStore
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns and assessments"])
 
-# Ids are PostgreSQL integers: a larger number is a 422 here, not a database error.
-Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
-Code = Annotated[str, Path(min_length=1, max_length=30)]
 Rpc = Annotated[RpcClient, Depends(rpc)]
 SignedIn = Annotated[Principal, Depends(authenticated)]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 AdminOrViewer = Annotated[Principal, Depends(require_roles("admin", "viewer"))]
 Leader = Annotated[Principal, Depends(require_roles("unit_leader"))]
 UnitMember = Annotated[Principal, Depends(require_roles("unit_leader", "unit_staff"))]
+# The unit itself, and those who read every unit's assessment (the submission service
+# then checks which unit).
+UnitReader = Annotated[Principal, Depends(require_roles("unit_leader", "unit_staff", "admin",
+                                                        "appraiser"))]
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", max_length=200,
     description="the same key twice gives the first answer and changes nothing more")]
@@ -160,10 +162,17 @@ async def submit(
     """Gửi báo cáo: the signed summary (PDF) and the proposed classification."""
     stored = await run_in_threadpool(store_signed_summary, store, signed_summary.file,
                                      signed_summary.filename or "")
-    return await client.call(SUBMISSION, "submit", assessment_id,
-                             {"signed_summary": stored,
-                              "proposed_classification": proposed_classification},
-                             principal.as_actor(), idempotency_key=idempotency_key)
+    reference = {k: v for k, v in stored.items() if k != "created"}
+    try:
+        return await client.call(SUBMISSION, "submit", assessment_id,
+                                 {"signed_summary": reference,
+                                  "proposed_classification": proposed_classification},
+                                 principal.as_actor(), idempotency_key=idempotency_key)
+    except RemoteError:
+        # Refused: nothing stays in the store for a sending not accepted. (A timeout
+        # keeps the file: the sending may still commit, and would then need it.)
+        await run_in_threadpool(forget_signed_summary, store, stored)
+        raise
 
 
 @router.post("/assessments/{assessment_id}/withdraw")
@@ -173,6 +182,16 @@ async def withdraw(
     """Rút báo cáo: take the sending back to edit it, while the window is still open."""
     return await client.call(SUBMISSION, "withdraw", assessment_id, principal.as_actor(),
                              idempotency_key=idempotency_key)
+
+
+@router.get("/assessments/{assessment_id}/precheck")
+async def precheck(
+    assessment_id: Id, principal: UnitReader, client: Rpc,
+) -> list[dict[str, Any]]:
+    """Kiểm tra trước khi gửi: per criterion, what the council will refuse and the score
+    it will then give (``predicted_score``: "0" for a letter-suffixed number, an
+    explanation naming no document and section, or missing evidence)."""
+    return await client.call(SUBMISSION, "precheck", assessment_id, principal.as_actor())
 
 
 @router.get("/assessments/{assessment_id}/history")

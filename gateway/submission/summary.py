@@ -93,6 +93,7 @@ def render_pdf(data: dict[str, Any]) -> bytes:
         p(f"Lập lúc: {_shown_time(data.get('generated_at', ''))}", centre),
         Spacer(1, 5 * mm),
     ]
+    marker = nfc(data.get("marker") or "")
     rows: list[list[Any]] = [[p(h, strong) for h in HEADERS]]
     for row in data.get("rows", []):
         style = body if row.get("is_leaf") else strong
@@ -119,11 +120,14 @@ def render_pdf(data: dict[str, Any]) -> bytes:
     )
     signature.setStyle(TableStyle([("ALIGN", (0, 0), (-1, -1), "CENTER")]))
     story.append(signature)
+    # The binding the signed copy is checked against when it is sent (submission).
+    story += [Spacer(1, 4 * mm), p(f"Mã bảng tổng hợp / summary id: {marker}", body)]
 
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=landscape(A4), leftMargin=12 * mm,
                             rightMargin=12 * mm, topMargin=12 * mm, bottomMargin=12 * mm,
-                            title=nfc(f"Bảng tổng hợp tự đánh giá - {data.get('unit_name', '')}"))
+                            title=nfc(f"Bảng tổng hợp tự đánh giá - {data.get('unit_name', '')}"),
+                            keywords=marker, subject=marker)
     doc.build(story)
     return out.getvalue()
 

@@ -16,10 +16,11 @@ from typing import Any, BinaryIO
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.errors import Problem
+from services.common.contracts import SIGNED_SUMMARY_PREFIX
 from services.evidence.domain import sniff_kind
 from services.evidence.storage import FileTooLarge, Ingest, ObjectStore
 
-PREFIX = "signed-summaries/"
+PREFIX = SIGNED_SUMMARY_PREFIX
 
 
 class UploadSettings(BaseSettings):
@@ -44,6 +45,15 @@ def store_signed_summary(store: ObjectStore, source: BinaryIO, filename: str) ->
         raise Problem(415, "unsupported_media_type",
                       "Bảng tổng hợp đã ký phải là tệp PDF / the signed summary must be a PDF")
     key = f"{PREFIX}{ingest.sha256}.pdf"
+    # An object already there was stored by an earlier sending (accepted, or in flight):
+    # only one this upload created may be removed when the sending is refused.
+    created = not store.exists(key)
     store.promote(incoming, key)
     return {"ref": key, "filename": filename or "summary.pdf", "sha256": ingest.sha256,
-            "size": ingest.size}
+            "size": ingest.size, "created": created}
+
+
+def forget_signed_summary(store: ObjectStore, stored: dict[str, Any]) -> None:
+    """A refused sending leaves nothing behind: the object goes if this upload made it."""
+    if stored.get("created"):
+        store.delete(stored["ref"])

@@ -92,9 +92,13 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 # judged by the database's clock inside the write's transaction, 423
 # "assessment_submitted" once sent, 403 "forbidden_unit" / "not_assigned" / "leader_only"):
 #   create_campaign(data: {name, year, catalog_id, unit_codes, windows: {kind: {opens_at,
-#       locks_at}}}, actor) -> {"id": int}                    # admin; 422 unknown_units
+#       locks_at}}, data_cutoff_date?, reminders_minutes_before_lock?,
+#       unranked_unit_codes? (a subset of unit_codes)}, actor) -> {"id": int}
+#       # admin; 422 unknown_units
 #   list_campaigns() -> list[{id, name, year, catalog_id}]
-#   get_campaign(campaign_id) -> {id, name, year, catalog_id, bands, units: [{unit_code,
+#   get_campaign(campaign_id) -> {id, name, year, catalog_id, bands, data_cutoff_date
+#       ("YYYY-MM-DD" | None), reminders_minutes_before_lock: [int] (default
+#       [4320, 1440, 120]), unranked_unit_codes: [code], units: [{unit_code,
 #       unit_name, assessment_id}], windows: {kind: {kind, opens_at, locks_at, state, is_open}}}
 #   add_window(campaign_id, data: {kind, opens_at, locks_at}, actor) -> window  # admin; 409
 #   progress(campaign_id) -> list[{assessment_id, unit_code, unit_name, status, submitted,
@@ -117,13 +121,18 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #   complete_entry(assessment_id, code, actor, if_match=None, idempotency_key=None)
 #       -> entry + totals; 422 "explanation_missing" | "evidence_missing" |
 #       "score_missing" with extra {"reasons": [...]}
-#   attach_evidence(assessment_id, code, evidence: {id, name, sha256?, checks?}, actor)
-#       -> entry + totals
+#   attach_evidence(assessment_id, code, evidence: {id, name, sha256?, checks?, doc_number?,
+#       doc_date?, title?, section?}, actor) -> entry + totals   (precheck reads them)
 #   detach_evidence(assessment_id, code, evidence_id, actor) -> entry + totals
 #       (called by the evidence service; same scope and lock as a save)
 #   submit(assessment_id, data: {signed_summary: {ref, filename, sha256, size},
 #       proposed_classification}, actor, idempotency_key=None) -> assessment + result
-#       # leader; 422 "assessment_incomplete" {incomplete: [code]}, "unknown_classification"
+#       # leader; 422 "assessment_incomplete" {incomplete: [code]}, "unknown_classification",
+#       # "signed_summary_unsigned" | "signed_summary_signature_broken" |
+#       # "signed_summary_outdated" | "signed_summary_other_assessment" |
+#       # "signed_summary_not_generated" (asks evidence.check_signed_summary first);
+#       # the assessment's signed_summary then carries "signature": {state, signer, issuer,
+#       # signing_time, trusted} (an untrusted signer is reported, not refused)
 #   withdraw(assessment_id, actor, idempotency_key=None) -> assessment + result   # leader;
 #       takes a sending back to edit while its window is still open (423 after the lock),
 #       409 "not_submitted" when there is nothing to take back
@@ -136,8 +145,9 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       | doc_date_after_cutoff | explanation_no_citation | evidence_missing;
 #       predicted_score a decimal string ("0" when the council will score 0)
 #   summary(assessment_id, actor) -> {campaign, unit_code, unit_name, status, generated_at,
-#       total, max, index, classification, rows: [{code, title, depth, max, is_leaf, score,
-#       not_applicable, explanation, evidence: [name], status}]}
+#       total, max, index, classification, digest, marker, rows: [{code, title, depth, max,
+#       is_leaf, score, not_applicable, explanation, evidence: [name], status}]}
+#       (the PDF carries marker, "cchc-summary:<id>:<digest>": see SUMMARY_MARKER_PREFIX)
 #   Same Idempotency-Key (per username) twice -> the first answer, nothing changed;
 #   reused with another request -> 422 "idempotency_key_reused".
 #
@@ -149,11 +159,17 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #                         original_name},
 #                meta: {doc_number, doc_date: "YYYY-MM-DD" | None, title, section},
 #                actor: dict) -> evidence
+#       one evidence per (assessment, code, content, description): the same bytes under
+#       another doc_number/doc_date/title/section are a new evidence with its own checks
+#       (the bytes stored once); the same description again answers the existing one
 #       415 "file_type_refused" (office files only where the criterion has form_allowed),
 #       403/404 as submission.get_assessment_by_id, 404 unknown criterion,
 #       423 "window_locked" / 403 from submission.attach_evidence (the upload is undone),
 #       422 "invalid_input" / "upload_missing"
 #   get_evidence(evidence_id: int) -> evidence                       # 404
+#   check_signed_summary(ref: str) -> {state, signatures: [{..., signed_markers: [str]}]}
+#       the evidence checker on a stored signed summary ("signed-summaries/..."); 404
+#       when no such object; called by submission.submit
 #   list_evidence(assessment_id: int, code: str | None) -> list[evidence]
 #   remove_evidence(assessment_id: int, code: str, evidence_id: int, actor: dict) -> None
 #       asks submission.detach_evidence first (423 once locked); the stored object goes
@@ -177,6 +193,15 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 # notify:
 #   list_notifications(recipient: str | None) -> list[{id, channel, recipient, subject,
 #                                                      body, status, created_at}]
+
+# The summary to sign carries "cchc-summary:<assessment id>:<digest>" (its PDF's
+# Keywords and the footer's text), where digest is submission.summary's "digest" (the
+# SHA-256 of what the table shows). The evidence checker lists the markers each
+# signature covers; submission.submit accepts a signed summary only when one intact
+# signature covers this assessment's marker with its current digest.
+SUMMARY_MARKER_PREFIX: Final = "cchc-summary"
+# Where the gateway stores signed summaries in the shared file store.
+SIGNED_SUMMARY_PREFIX: Final = "signed-summaries/"
 
 # --- Events (source service, event type) -----------------------------------------
 # identity.user_created {event_id, username, full_name, email, zalo_phone, roles, unit_code}

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     Integer,
     MetaData,
     String,
@@ -27,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from services.common.types import UtcDateTime
 
 # Created in every service's own database by that service's migrations.
 metadata = MetaData()
@@ -38,8 +39,8 @@ outbox = Table(
     Column("event_id", String(36), nullable=False, unique=True),
     Column("event_type", String(100), nullable=False),
     Column("payload", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("published_at", UtcDateTime, nullable=True, index=True),
 )
 
 processed_events = Table(
@@ -47,7 +48,7 @@ processed_events = Table(
     metadata,
     Column("event_id", String(36), primary_key=True),
     Column("handler", String(100), primary_key=True),
-    Column("processed_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", UtcDateTime, nullable=False),
 )
 
 

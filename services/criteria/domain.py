@@ -48,14 +48,11 @@ XLSX_COLUMNS = (
 _CODE_RE = re.compile(r"[1-9][0-9]*(\.[1-9][0-9]*)*")
 _UNIT_TYPE_RE = re.compile(r"[a-z][a-z_]*")
 _CATALOG_KEYS = {"name", "year", "unit_type", "bands", "nodes"}
-_LEAF_ONLY_KEYS = {
-    "rule",
-    "evidence",
-    "not_applicable_allowed",
-    "appraised_by",
-    "form_allowed",
-}
-_NODE_KEYS = {"code", "title", "max", "children"} | _LEAF_ONLY_KEYS
+_LEAF_ONLY_KEYS = {"rule", "form_allowed"}
+# Real sets name the appraising department and the evidence rule once, on the
+# criterion: a parent may carry these for every node under it; a child's own wins.
+INHERITED_KEYS = ("evidence", "not_applicable_allowed", "appraised_by")
+_NODE_KEYS = {"code", "title", "max", "children"} | _LEAF_ONLY_KEYS | set(INHERITED_KEYS)
 
 
 # --- the model ---------------------------------------------------------------
@@ -128,6 +125,9 @@ class Node:
     appraised_by: str | None = None
     form_allowed: bool = False
     children: tuple[Node, ...] = ()
+    # On a parent: the settings it declares for the nodes under it (INHERITED_KEYS),
+    # as written; its leaves carry the resolved values.
+    settings: tuple[tuple[str, Any], ...] = ()
 
     @property
     def is_leaf(self) -> bool:
@@ -193,6 +193,11 @@ def _canonical(value: Decimal) -> Decimal:
     return value
 
 
+# Numbers up to 10^15 (a plan counted in đồng) with at most 8 decimal places.
+MAX_MAGNITUDE = 15
+MAX_PLACES = 8
+
+
 def _to_decimal(value: Any) -> Decimal | None:
     """A finite Decimal from an int, Decimal, numeric string or float; else None."""
     if isinstance(value, bool):
@@ -216,6 +221,10 @@ def _to_decimal(value: Any) -> Decimal | None:
     else:
         return None
     if not number.is_finite():
+        return None
+    # "1e9999999" is finite but no score, count or plan is that large (or that small):
+    # refused here, before any arithmetic on it overflows (a 500) or underflows to 0.
+    if number and not -MAX_PLACES <= number.adjusted() <= MAX_MAGNITUDE:
         return None
     return _canonical(number)
 
@@ -394,8 +403,12 @@ class _Parser:
             self.report("bands_no_floor", "bands")
         return tuple(bands)
 
-    def node(self, raw: Any, position: str, parent_code: str | None) -> Node:
-        """Parse one node; parent_code "" is the root, None an unreadable parent."""
+    def node(self, raw: Any, position: str, parent_code: str | None,
+             inherited: Mapping[str, Any] | None = None) -> Node:
+        """Parse one node; parent_code "" is the root, None an unreadable parent.
+
+        ``inherited``: the settings the node's ancestors declared (INHERITED_KEYS).
+        """
         if not isinstance(raw, Mapping):
             self.report("bad_node", position, position)
             return Node("", "", Decimal(0))
@@ -437,8 +450,9 @@ class _Parser:
             self.report("bad_node", where, f"{where}.children")
             raw_children = None
         if raw_children:
-            return self.parent(raw, where, code, title, maximum, raw_children)
-        return self.leaf(raw, where, code, title, maximum)
+            return self.parent(raw, where, code, title, maximum, raw_children,
+                               inherited or {})
+        return self.leaf(raw, where, code, title, maximum, inherited or {})
 
     def parent(
         self,
@@ -448,13 +462,16 @@ class _Parser:
         title: str | None,
         maximum: Decimal | None,
         raw_children: list[Any],
+        inherited: Mapping[str, Any],
     ) -> Node:
         for key in sorted(_LEAF_ONLY_KEYS & set(raw)):
-            # Settings on a field would look inherited by its children but are not.
+            # A rule or a form belongs to what is scored, never to a group of criteria.
             problem = "rule_on_parent" if key == "rule" else "leaf_field_on_parent"
             self.report(problem, where, f"{where}.{key}")
+        own = self.settings(raw, where)
+        below = {**inherited, **own}
         children = tuple(
-            self.node(child, f"{where}.children[{i}]", parent_code=code)
+            self.node(child, f"{where}.children[{i}]", parent_code=code, inherited=below)
             for i, child in enumerate(raw_children)
         )
         child_maxima = [
@@ -472,7 +489,31 @@ class _Parser:
                     total=_dec_str(total),
                     max=_dec_str(maximum),
                 )
-        return Node(code or "", title or "", maximum or Decimal(0), children=children)
+        return Node(code or "", title or "", maximum or Decimal(0), children=children,
+                    settings=tuple((k, own[k]) for k in INHERITED_KEYS if k in own))
+
+    def settings(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """The INHERITED_KEYS this node itself declares, validated; absent keys left out."""
+        found: dict[str, Any] = {}
+        if "evidence" in raw:
+            evidence = raw["evidence"]
+            if evidence not in EVIDENCE_VALUES:
+                self.report("unknown_evidence", where, f"{where} = {evidence}")
+            else:
+                found["evidence"] = evidence
+        if "not_applicable_allowed" in raw:
+            value = raw["not_applicable_allowed"]
+            if not isinstance(value, bool):
+                self.report("bad_flag", where, f"{where}.not_applicable_allowed = {value}")
+            else:
+                found["not_applicable_allowed"] = value
+        if raw.get("appraised_by") is not None:
+            appraised_by = self.text(raw["appraised_by"], where)
+            if appraised_by is None:
+                self.report("bad_appraised_by", where, where)
+            else:
+                found["appraised_by"] = appraised_by
+        return found
 
     def leaf(
         self,
@@ -481,36 +522,25 @@ class _Parser:
         code: str | None,
         title: str | None,
         maximum: Decimal | None,
+        inherited: Mapping[str, Any],
     ) -> Node:
         rule = self.rule(raw.get("rule"), where, maximum)
+        # Its own value, else the nearest ancestor's, else the default.
+        resolved = {"evidence": "optional", "not_applicable_allowed": False,
+                    "appraised_by": None, **inherited, **self.settings(raw, where)}
 
-        evidence = raw.get("evidence", "optional")
-        if evidence not in EVIDENCE_VALUES:
-            self.report("unknown_evidence", where, f"{where} = {evidence}")
-            evidence = "optional"
-
-        flags = {}
-        for key in ("not_applicable_allowed", "form_allowed"):
-            value = raw.get(key, False)
-            if not isinstance(value, bool):
-                self.report("bad_flag", where, f"{where}.{key} = {value}")
-                value = False
-            flags[key] = value
-
-        appraised_by = raw.get("appraised_by")
-        if appraised_by is not None:
-            appraised_by = self.text(appraised_by, where)
-            if appraised_by is None:
-                self.report("bad_appraised_by", where, where)
+        form_allowed = raw.get("form_allowed", False)
+        if not isinstance(form_allowed, bool):
+            self.report("bad_flag", where, f"{where}.form_allowed = {form_allowed}")
+            form_allowed = False
 
         return Node(
             code or "",
             title or "",
             maximum or Decimal(0),
             rule=rule,
-            evidence=evidence,
-            appraised_by=appraised_by,
-            **flags,
+            form_allowed=form_allowed,
+            **resolved,
         )
 
     def rule(self, raw: Any, where: str, maximum: Decimal | None) -> Rule | None:
@@ -622,6 +652,7 @@ def _node_to_dict(node: Node) -> dict[str, Any]:
         "max": _dec_str(node.max),
     }
     if node.children:
+        out.update(node.settings)
         out["children"] = [_node_to_dict(c) for c in node.children]
         return out
     out["rule"] = _rule_to_dict(node.rule) if node.rule is not None else None
@@ -685,7 +716,9 @@ def _input_number(inp: Mapping[str, Any], key: str) -> Decimal:
     if number is None:
         raise ScoreRejected(
             "not_a_number",
-            f"Giá trị phải là số hữu hạn / must be a finite number: {key}",
+            f"Giá trị phải là số, không quá {MAX_MAGNITUDE} chữ số phần nguyên và "
+            f"{MAX_PLACES} chữ số thập phân / must be a number of at most "
+            f"{MAX_MAGNITUDE} digits and {MAX_PLACES} decimal places: {key}",
         )
     if number < 0:
         raise ScoreRejected(
@@ -697,6 +730,8 @@ def _input_number(inp: Mapping[str, Any], key: str) -> Decimal:
 def _score_option(node: Node, rule: OptionsRule, inp: Mapping[str, Any]) -> Decimal:
     choice = inp.get("option")
     labels = ", ".join(o.label for o in rule.options)
+    if choice is None and inp.get("self_score") is not None:
+        return _option_by_score(node, rule, inp)
     if choice is None:
         raise ScoreRejected("missing_input", "Thiếu mức chọn / missing value: option")
     if isinstance(choice, int) and not isinstance(choice, bool):
@@ -714,6 +749,31 @@ def _score_option(node: Node, rule: OptionsRule, inp: Mapping[str, Any]) -> Deci
     )
 
 
+def _option_by_score(node: Node, rule: OptionsRule, inp: Mapping[str, Any]) -> Decimal:
+    """``self_score`` on an options criterion: the option that gives exactly that score.
+
+    API.md lists ``self_score`` for every rule; it names an option only when exactly
+    one option gives it (two options with one score would leave the choice unsaid).
+    """
+    score = _input_number(inp, "self_score")
+    matching = [o for o in rule.options if o.score == score]
+    scores = ", ".join(f"{o.label} = {_dec_str(o.score)}" for o in rule.options)
+    if len(matching) == 1:
+        return matching[0].score
+    if not matching:
+        raise ScoreRejected(
+            "not_an_option_score",
+            f"Không mức nào của tiêu chí {node.code} cho {_dec_str(score)} điểm ({scores}) / "
+            f"no option of {node.code} gives {_dec_str(score)}",
+        )
+    raise ScoreRejected(
+        "ambiguous_option_score",
+        f"Nhiều mức của tiêu chí {node.code} cho {_dec_str(score)} điểm; hãy chọn mức "
+        f"(option) / several options of {node.code} give {_dec_str(score)}; send the "
+        f"option: {', '.join(o.label for o in matching)}",
+    )
+
+
 def _score_ratio(node: Node, inp: Mapping[str, Any]) -> Decimal:
     done = _input_number(inp, "done")
     planned = _input_number(inp, "planned")
@@ -725,8 +785,16 @@ def _score_ratio(node: Node, inp: Mapping[str, Any]) -> Decimal:
             "hãy đánh dấu không áp dụng / planned must be > 0; if nothing was "
             "planned, mark the criterion not applicable",
         )
-    # Exceeding the plan (revenue above the estimate, say) earns the maximum, no more.
-    ratio = min(done, planned) / planned
+    if done > planned:
+        # "Done of planned" cannot exceed what was planned: a unit that did more
+        # enters the plan's number as done (the maximum), not a ratio above 100 %.
+        raise ScoreRejected(
+            "done_above_planned",
+            f"Số đã thực hiện ({_dec_str(done)}) không được lớn hơn số kế hoạch "
+            f"({_dec_str(planned)}) / done ({_dec_str(done)}) cannot exceed planned "
+            f"({_dec_str(planned)})",
+        )
+    ratio = done / planned
     # Two decimals because that is what the summary table shows and what a person adds
     # by hand; HALF_UP because that is the rounding people do (Python's default
     # HALF_EVEN would give 0.125 -> 0.12 where the council writes 0.13).
@@ -907,6 +975,13 @@ def _append_row(sheet: Any, values: Sequence[Any]) -> None:
             cell.data_type = "s"
 
 
+def _parent_row(node: Node) -> list[Any]:
+    """A parent's row: only the settings it declares for the nodes under it."""
+    declared = dict(node.settings)
+    return [None, None, None, None, declared.get("evidence"),
+            declared.get("not_applicable_allowed"), declared.get("appraised_by"), None]
+
+
 def _leaf_row(node: Node) -> list[Any]:
     rule = node.rule
     options = step = per_item = None
@@ -940,7 +1015,7 @@ def catalog_to_xlsx(catalog: Catalog) -> bytes:
         cell.font = Font(bold=True)
     for node, depth in _walk(catalog.nodes):
         row = [node.code, node.title, node.max]
-        row += [None] * 8 if node.children else _leaf_row(node)
+        row += _parent_row(node) if node.children else _leaf_row(node)
         _append_row(sheet, row)
         sheet.cell(sheet.max_row, 2).alignment = Alignment(indent=depth, wrap_text=True)
         if node.children:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.types import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -31,4 +33,4 @@ class CatalogVersion(Base):
     derived_from: Mapped[int | None] = mapped_column(ForeignKey("catalogs.id"), nullable=True)
     tree: Mapped[dict[str, Any]] = mapped_column(JSON)
     in_use: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

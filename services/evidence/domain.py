@@ -9,6 +9,8 @@ module imports nothing of nameko.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
 from datetime import date
@@ -116,6 +118,19 @@ def flags(
             "campaign_year": campaign_year,
         })
     return found
+
+
+def attachment_key(sha256: str, doc_number: str, doc_date: date | None, title: str,
+                   section: str | None) -> str:
+    """One attachment: the file's content and what the unit said of it.
+
+    The same bytes under another number, date, title or section are another
+    attachment with checks of their own; the same bytes with the same description
+    again are a re-send of the one already there.
+    """
+    described = json.dumps([sha256, doc_number, doc_date.isoformat() if doc_date else None,
+                            title, section], ensure_ascii=False)
+    return hashlib.sha256(described.encode()).hexdigest()
 
 
 def fold(text: str) -> str:

@@ -75,7 +75,11 @@ class Files:
         return incoming, hashes
 
     def check_signatures(self, sha256: str) -> dict[str, Any]:
-        with self.store.local_path(object_key(sha256)) as path:
+        return self.check_key(object_key(sha256))
+
+    def check_key(self, key: str) -> dict[str, Any]:
+        """The signature checks of any stored object (evidence, or a signed summary)."""
+        with self.store.local_path(key) as path:
             return check_in_subprocess(path, self.trust_roots, self.check_timeout)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.types import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -24,17 +26,21 @@ class Document(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     # Signature checks depend on the bytes only, so they are made once per content.
     signature: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Evidence(Base):
     """Tài liệu kiểm chứng: a document proving one criterion of one assessment."""
 
     __tablename__ = "evidence"
-    __table_args__ = (UniqueConstraint("assessment_id", "code", "sha256"),)
+    # The same bytes may be attached again under another description: each attachment
+    # keeps its own number, date, title, section and checks (domain.attachment_key).
+    __table_args__ = (UniqueConstraint("assessment_id", "code", "attachment_key",
+                                       name="uq_evidence_attachment"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     sha256: Mapped[str] = mapped_column(ForeignKey("documents.sha256"), index=True)
+    attachment_key: Mapped[str] = mapped_column(String(64))
     assessment_id: Mapped[int] = mapped_column(index=True)
     code: Mapped[str] = mapped_column(String(30))
     doc_number: Mapped[str] = mapped_column(String(100))
@@ -45,4 +51,4 @@ class Evidence(Base):
     canonical_name: Mapped[str] = mapped_column(String(255))
     checks: Mapped[dict[str, Any]] = mapped_column(JSON)
     uploaded_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.common.base import ServiceBase
-from services.common.contracts import CRITERIA, EVIDENCE, SUBMISSION
+from services.common.contracts import CRITERIA, EVIDENCE, SIGNED_SUMMARY_PREFIX, SUBMISSION
 from services.common.errors import DomainError, not_found
 from services.common.validation import parse
 from services.evidence import domain
@@ -98,7 +98,7 @@ class Service(ServiceBase):
             row, created = self._record(assessment_id, code, stored, data, who.username,
                                         context["year"])
         except IntegrityError:
-            # The same file for the same criterion, sent twice at once: the other won.
+            # The same attachment for the same criterion, sent twice at once: the other won.
             row, created = self._record(assessment_id, code, stored, data, who.username,
                                         context["year"])
         view = self.get_evidence(row.id)
@@ -106,7 +106,10 @@ class Service(ServiceBase):
             # Asked even for a file already linked: after the lock, nothing is "uploaded".
             self.submission.attach_evidence(
                 assessment_id, code, {"id": view["id"], "name": view["filename"],
-                                      "sha256": view["sha256"], "checks": view["checks"]},
+                                      "sha256": view["sha256"], "checks": view["checks"],
+                                      "doc_number": view["doc_number"],
+                                      "doc_date": view["doc_date"], "title": view["title"],
+                                      "section": view["section"]},
                 who.model_dump())
         except DomainError:
             if created:
@@ -121,6 +124,14 @@ class Service(ServiceBase):
             if row is None:
                 raise not_found("tài liệu kiểm chứng / evidence", str(evidence_id))
             return _view(row, self.db.get(Document, row.sha256))
+
+    @rpc(expected_exceptions=DomainError)
+    def check_signed_summary(self, ref: str) -> dict[str, Any]:
+        """The same checks as evidence, on a signed summary the gateway stored."""
+        if not isinstance(ref, str) or not ref.startswith(SIGNED_SUMMARY_PREFIX) or ".." in ref \
+                or not self.files.store.exists(ref):
+            raise not_found("bảng tổng hợp đã ký / signed summary", str(ref)[:200])
+        return self.files.check_key(ref)
 
     @rpc
     def list_evidence(self, assessment_id: int, code: str | None = None) -> list[dict[str, Any]]:
@@ -185,10 +196,12 @@ class Service(ServiceBase):
         if document is None:
             signature = (self.files.check_signatures(stored.sha256) if stored.kind == domain.PDF
                          else {"state": ABSENT, "signatures": [], "applies": False})
+        key = domain.attachment_key(stored.sha256, data.doc_number, data.doc_date, data.title,
+                                    data.section)
         with self.db.begin():
             existing = self.db.scalar(select(Evidence).where(
                 Evidence.assessment_id == assessment_id, Evidence.code == code,
-                Evidence.sha256 == stored.sha256))
+                Evidence.attachment_key == key))
             if existing is not None:
                 return existing, False
             document = self.db.get(Document, stored.sha256)
@@ -206,7 +219,7 @@ class Service(ServiceBase):
                 "size": document.size,
             }
             row = Evidence(
-                sha256=stored.sha256, assessment_id=assessment_id, code=code,
+                sha256=stored.sha256, attachment_key=key, assessment_id=assessment_id, code=code,
                 doc_number=data.doc_number, doc_date=data.doc_date, title=data.title,
                 section=data.section, original_name=stored.original_name,
                 canonical_name=domain.canonical_name(code, data.doc_number, data.title),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -69,7 +70,18 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _signature(sig: Any, roots: list[x509.Certificate]) -> dict[str, Any]:
+# Markers a generated document carries (contracts.SUMMARY_MARKER_PREFIX), found only
+# in the bytes a signature covers: text added after signing does not count.
+_MARKER = re.compile(rb"cchc-summary:[0-9]{1,10}:[0-9a-f]{64}")
+
+
+def _signed_markers(sig: Any, data: bytes) -> list[str]:
+    start, first, second, length = sig.byte_range
+    covered = data[start:start + first] + data[second:second + length]
+    return sorted({m.decode() for m in _MARKER.findall(covered)})
+
+
+def _signature(sig: Any, roots: list[x509.Certificate], data: bytes) -> dict[str, Any]:
     context = ValidationContext(trust_roots=roots, allow_fetching=False,
                                 revocation_mode="soft-fail")
     status = validate_pdf_signature(sig, context, key_usage_settings=KEY_USAGE)
@@ -97,6 +109,7 @@ def _signature(sig: Any, roots: list[x509.Certificate]) -> dict[str, Any]:
         "coverage": coverage,
         "modification_level": modification,
         "summary": status.summary(),
+        "signed_markers": _signed_markers(sig, data),
     }
 
 
@@ -125,10 +138,12 @@ def check_pdf(path: Path, roots: list[x509.Certificate]) -> dict[str, Any]:
             embedded = list(reader.embedded_signatures)
             if not embedded:
                 return {"state": ABSENT, "signatures": []}
+            f.seek(0)
+            data = f.read()
             results = []
             for sig in embedded:
                 try:
-                    results.append(_signature(sig, roots))
+                    results.append(_signature(sig, roots, data))
                 except Exception as exc:  # one unreadable signature must not hide the others
                     results.append({"field": getattr(sig, "field_name", None),
                                     "state": UNREADABLE, "reason": str(exc)[:300]})

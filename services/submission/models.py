@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
+    Date,
     ForeignKey,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# Scores are exact decimals; four places leave room for any step a set may use.
-Score = Numeric(10, 4)
+from services.common.types import ExactDecimal, UtcDateTime
+
+# Scores are exact decimals on every backend (a scaled integer on SQLite, where
+# Numeric goes through float); four places leave room for any step a set may use.
+Score = ExactDecimal
 
 
 class Base(DeclarativeBase):
@@ -38,8 +40,14 @@ class Campaign(Base):
     catalog_id: Mapped[int] = mapped_column(Integer)
     # Copied from the set at creation: the proposed classification must be one of them.
     bands: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # Ngày chốt số liệu: documents dated after it do not count (precheck warns).
+    data_cutoff_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Minutes before each lock when the unsent are reminded (read by notify).
+    reminders_minutes_before_lock: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Assessed and published, never ranked.
+    unranked_unit_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Window(Base):
@@ -51,11 +59,11 @@ class Window(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
-    opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    locks_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    opens_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    locks_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     # Set once the window_locked event is in the outbox, so it is published once.
     lock_announced_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
+        UtcDateTime, nullable=True
     )
 
 
@@ -95,7 +103,7 @@ class Assessment(Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     proposed_classification: Mapped[str | None] = mapped_column(String(100), nullable=True)
     signed_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     submitted_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     round: Mapped[int] = mapped_column(Integer, default=1)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -122,7 +130,7 @@ class Entry(Base):
     # Returned by the council in the current round: only these may change then.
     reopened: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     updated_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
@@ -136,7 +144,7 @@ class Change(Base):
     code: Mapped[str | None] = mapped_column(String(30), nullable=True)
     action: Mapped[str] = mapped_column(String(30))
     actor: Mapped[str] = mapped_column(String(100))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
@@ -154,4 +162,4 @@ class IdempotentResponse(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -23,6 +23,7 @@ from services.common.contracts import (
     ASSESSMENT_WITHDRAWN,
     CRITERIA,
     ENTRY_SAVED,
+    EVIDENCE,
     IDENTITY,
     SUBMISSION,
     WINDOW_LOCKED,
@@ -31,7 +32,7 @@ from services.common.db import transaction
 from services.common.errors import DomainError, invalid, not_found
 from services.common.outbox import record_event
 from services.common.validation import parse
-from services.submission import domain, store
+from services.submission import domain, precheck, signed_summary, store
 from services.submission.domain import decimal_text, entry_snapshot, vn_iso
 from services.submission.models import Assessment, Campaign, Change, Entry, Node, Window
 from services.submission.schemas import (
@@ -51,6 +52,7 @@ class Service(ServiceBase):
 
     criteria = RpcProxy(CRITERIA)
     identity = RpcProxy(IDENTITY)
+    evidence = RpcProxy(EVIDENCE)
 
     # --- Campaigns and windows ------------------------------------------------
 
@@ -71,7 +73,9 @@ class Service(ServiceBase):
         with transaction(self.db):
             campaign = Campaign(name=body.name, year=body.year, catalog_id=body.catalog_id,
                                 bands=catalog.get("bands") or [], created_by=who.username,
-                                created_at=now)
+                                created_at=now, data_cutoff_date=body.data_cutoff_date,
+                                reminders_minutes_before_lock=body.reminders_minutes_before_lock,
+                                unranked_unit_codes=body.unranked_unit_codes)
             self.db.add(campaign)
             self.db.flush()
             self.db.add_all(Node(campaign_id=campaign.id, **r) for r in rows)
@@ -116,6 +120,10 @@ class Service(ServiceBase):
         return {
             "id": campaign.id, "name": campaign.name, "year": campaign.year,
             "catalog_id": campaign.catalog_id, "bands": campaign.bands,
+            "data_cutoff_date": (campaign.data_cutoff_date.isoformat()
+                                 if campaign.data_cutoff_date else None),
+            "reminders_minutes_before_lock": list(campaign.reminders_minutes_before_lock or []),
+            "unranked_unit_codes": list(campaign.unranked_unit_codes or []),
             "windows": {w.kind: self._window_out(w, now) for w in windows},
             "units": [{"unit_code": u.unit_code, "unit_name": u.unit_name,
                        "assessment_id": u.id} for u in units],
@@ -363,7 +371,7 @@ class Service(ServiceBase):
             found, entry, node, window = self._writable_entry(assessment_id, code, who)
             before = entry_snapshot(entry)
             kept = [e for e in entry.evidence if str(e["id"]) != str(ref.id)]
-            entry.evidence = [*kept, ref.model_dump(exclude_none=True)]
+            entry.evidence = [*kept, ref.model_dump(mode="json", exclude_none=True)]
             campaign = self._campaign(found.campaign_id)
             return self._entry_written(found, entry, node, campaign, who, "attach_evidence",
                                        before), window
@@ -399,6 +407,8 @@ class Service(ServiceBase):
         """Gửi báo cáo: the leader sends once every entry is complete."""
         who = parse(Actor, actor)
         body = parse(SubmitIn, data)
+        # The evidence service's checker, before any row is locked: it may take seconds.
+        check = self.evidence.check_signed_summary(body.signed_summary.ref)
 
         def work() -> tuple[dict[str, Any], Window | None]:
             # FOR UPDATE waits for saves holding the row FOR SHARE: none slips in between.
@@ -421,11 +431,14 @@ class Service(ServiceBase):
                     "assessment_incomplete",
                     f"Còn {len(pending)} tiêu chí chưa hoàn thành / {len(pending)} "
                     f"criteria are not complete", 422, {"incomplete": pending})
+            # Bound to this assessment's table as it is now, under the lock.
+            signature = signed_summary.accept(
+                check, found.id, signed_summary.digest(self._summary_table(found)[0]))
             now = store.server_now(self.db)
             before = self._assessment_out(found)
             found.status = "submitted"
             found.proposed_classification = body.proposed_classification
-            found.signed_summary = body.signed_summary.model_dump()
+            found.signed_summary = {**body.signed_summary.model_dump(), "signature": signature}
             found.submitted_at, found.submitted_by = now, who.username
             found.version += 1
             result = self._result(campaign, entries)
@@ -516,38 +529,36 @@ class Service(ServiceBase):
                  "at": vn_iso(c.at), "before": c.before, "after": c.after} for c in rows]
 
     @rpc(expected_exceptions=DomainError)
+    def precheck(self, assessment_id: int, actor: dict[str, Any]) -> list[dict[str, Any]]:
+        """Kiểm tra trước khi gửi: per criterion, what the council will refuse."""
+        who = parse(Actor, actor)
+        found = store.assessment(self.db, assessment_id)
+        domain.check_read(who.model_dump(), found.unit_code)
+        campaign = self._campaign(found.campaign_id)
+        nodes = store.nodes(self.db, found.campaign_id)
+        out: list[dict[str, Any]] = []
+        for entry in self._entries(found.id):
+            node = nodes[entry.code]
+            out.extend(precheck.entry_problems(
+                code=entry.code, score=entry.score, not_applicable=entry.not_applicable,
+                explanation=entry.explanation, evidence=list(entry.evidence or []),
+                evidence_rule=node.evidence, rule_kind=(node.rule or {}).get("kind"),
+                cutoff=campaign.data_cutoff_date))
+        return out
+
+    @rpc(expected_exceptions=DomainError)
     def summary(self, assessment_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """What the summary to sign shows: the gateway lays it out as PDF and XLSX."""
         who = parse(Actor, actor)
         found = store.assessment(self.db, assessment_id)
         domain.check_read(who.model_dump(), found.unit_code)
-        campaign = self._campaign(found.campaign_id)
-        entries = {e.code: e for e in self._entries(found.id)}
-        nodes = store.nodes(self.db, found.campaign_id)
-        parents = {c: n.parent_code for c, n in nodes.items()}
-        rows = []
-        for node in nodes.values():
-            entry = entries.get(node.code)
-            if entry is None:
-                # A field's line shows what its applicable criteria add up to.
-                under = [entries[c] for c in domain.leaves_under(parents, entries, node.code)]
-                score = sum((e.score for e in under if e.score is not None
-                             and not e.not_applicable), Decimal(0))
-            rows.append({
-                "code": node.code, "title": node.title, "depth": node.depth,
-                "max": decimal_text(node.max), "is_leaf": node.is_leaf,
-                "score": decimal_text(entry.score if entry else score),
-                "not_applicable": entry.not_applicable if entry else False,
-                "explanation": entry.explanation if entry else "",
-                "evidence": [e["name"] for e in entry.evidence] if entry else [],
-                "status": entry.status if entry else None,
-            })
+        shown, statuses = self._summary_table(found)
+        table_digest = signed_summary.digest(shown)
+        rows = [{**row, "status": statuses.get(row["code"])} for row in shown["rows"]]
         return {
-            "campaign": {"id": campaign.id, "name": campaign.name, "year": campaign.year},
-            "unit_code": found.unit_code, "unit_name": found.unit_name,
-            "status": found.status, "generated_at": vn_iso(store.server_now(self.db)),
-            **self._result(campaign, list(entries.values())),
-            "rows": rows,
+            **shown, "rows": rows, "status": found.status,
+            "generated_at": vn_iso(store.server_now(self.db)),
+            "digest": table_digest, "marker": signed_summary.marker(found.id, table_digest),
         }
 
     # --- The lock instant -------------------------------------------------------------
@@ -583,6 +594,37 @@ class Service(ServiceBase):
         if campaign is None:
             raise not_found("đợt đánh giá / campaign", str(campaign_id))
         return campaign
+
+    def _summary_table(self, found: Assessment) -> tuple[dict[str, Any], dict[str, str]]:
+        """What the summary table shows (its digest binds the signed copy) and, apart,
+        each entry's status, which the table does not show."""
+        campaign = self._campaign(found.campaign_id)
+        entries = {e.code: e for e in self._entries(found.id)}
+        nodes = store.nodes(self.db, found.campaign_id)
+        parents = {c: n.parent_code for c, n in nodes.items()}
+        rows = []
+        for node in nodes.values():
+            entry = entries.get(node.code)
+            if entry is None:
+                # A field's line shows what its applicable criteria add up to.
+                under = [entries[c] for c in domain.leaves_under(parents, entries, node.code)]
+                score = sum((e.score for e in under if e.score is not None
+                             and not e.not_applicable), Decimal(0))
+            rows.append({
+                "code": node.code, "title": node.title, "depth": node.depth,
+                "max": decimal_text(node.max), "is_leaf": node.is_leaf,
+                "score": decimal_text(entry.score if entry else score),
+                "not_applicable": entry.not_applicable if entry else False,
+                "explanation": entry.explanation if entry else "",
+                "evidence": [e["name"] for e in entry.evidence] if entry else [],
+            })
+        shown = {
+            "campaign": {"id": campaign.id, "name": campaign.name, "year": campaign.year},
+            "unit_code": found.unit_code, "unit_name": found.unit_name,
+            **self._result(campaign, list(entries.values())),
+            "rows": rows,
+        }
+        return shown, {code: e.status for code, e in entries.items()}
 
     def _entries(self, assessment_id: int) -> list[Entry]:
         return list(self.db.scalars(select(Entry).where(Entry.assessment_id == assessment_id)

@@ -15,6 +15,8 @@ from services.criteria.domain import (
     Catalog,
     CatalogInvalid,
     DeductionRule,
+    Node,
+    Option,
     OptionsRule,
     RangeRule,
     RatioRule,
@@ -329,7 +331,10 @@ TOP = {"title": "Lĩnh vực thêm", "max": 1, "rule": {"kind": "ratio"}}
         (_set([*LEAF_11, "appraised_by"], 7), "bad_appraised_by"),
         (_set([*LEAF_11, "evidance"], "required"), "unknown_field"),
         (_set(["nodes", 0, "rule"], {"kind": "ratio"}), "rule_on_parent"),
-        (_set(["nodes", 0, "appraised_by"], "SNV"), "leaf_field_on_parent"),
+        (_set(["nodes", 0, "form_allowed"], True), "leaf_field_on_parent"),
+        (_set(["nodes", 0, "evidence"], "maybe"), "unknown_evidence"),
+        (_set(["nodes", 0, "not_applicable_allowed"], "yes"), "bad_flag"),
+        (_set(["nodes", 0, "appraised_by"], 7), "bad_appraised_by"),
         (_set(["nodes", 0, "children", 2, "rule", "step"], "0.75"), "bad_step"),
         (_set(["nodes", 0, "children", 2, "rule", "step"], 0), "bad_step"),
         (_set(["nodes", 0, "children", 2, "rule", "step"], KeyError), "bad_step"),
@@ -509,6 +514,46 @@ def test_options_by_label_or_index(catalog):
     assert rejected(node, {}) == "missing_input"
 
 
+def test_parents_settings_are_inherited_and_a_childs_own_wins():
+    data = {
+        "name": "Bộ thừa kế", "year": 2025, "unit_type": "commune",
+        "bands": [{"min": 0, "label": "Yếu"}],
+        "nodes": [{"code": "1", "title": "Lĩnh vực", "max": 4, "appraised_by": "SNV",
+                   "evidence": "required", "children": [
+                       {"code": "1.1", "title": "Tiêu chí", "max": 3,
+                        "not_applicable_allowed": True, "children": [
+                            {"code": "1.1.1", "title": "a", "max": 1, "rule": {"kind": "ratio"}},
+                            {"code": "1.1.2", "title": "b", "max": 2, "rule": {"kind": "ratio"},
+                             "appraised_by": "STP", "evidence": "none",
+                             "not_applicable_allowed": False}]},
+                       {"code": "1.2", "title": "c", "max": 1, "rule": {"kind": "ratio"}}]}],
+    }
+    catalog = parse_catalog(data)
+    resolved = {n.code: (n.appraised_by, n.evidence, n.not_applicable_allowed)
+                for n in iter_leaves(catalog)}
+    assert resolved == {"1.1.1": ("SNV", "required", True),
+                        "1.1.2": ("STP", "none", False),
+                        "1.2": ("SNV", "required", False)}
+    tree = catalog_to_dict(catalog)
+    field = tree["nodes"][0]
+    assert (field["appraised_by"], field["evidence"]) == ("SNV", "required")
+    assert field["children"][0]["children"][0]["appraised_by"] == "SNV"
+    # The stored tree reads back to the same set.
+    assert parse_catalog(tree) == catalog
+
+
+def test_options_by_self_score_when_exactly_one_option_gives_it(catalog):
+    node = find_node(catalog, "1.1")  # 2 / 1 / 0
+    assert score_entry(node, {"self_score": 1}) == 1
+    assert score_entry(node, {"self_score": "2.0"}) == 2
+    assert rejected(node, {"self_score": "1.5"}) == "not_an_option_score"
+    assert rejected(node, {"self_score": "1e9999999"}) == "not_a_number"
+    twins = Node("9.1", "t", Decimal(1), rule=OptionsRule((
+        Option("Đạt", Decimal(1)), Option("Vượt", Decimal(1)), Option("Không", Decimal(0)))))
+    assert rejected(twins, {"self_score": 1}) == "ambiguous_option_score"
+    assert score_entry(twins, {"self_score": 0}) == 0
+
+
 def test_option_above_max_cannot_exist():
     data = sample()
     data["nodes"][0]["children"][0]["rule"]["options"].append(
@@ -523,8 +568,11 @@ def test_ratio_edges(catalog):
     assert score_entry(node, {"done": 0, "planned": 21}) == Decimal(0)
     assert score_entry(node, {"done": 2, "planned": 3}) == Decimal("1.33")
     assert score_entry(node, {"done": "1", "planned": "3"}) == Decimal("0.67")
-    # Beyond the plan (revenue above the estimate) earns the maximum, not more.
-    assert score_entry(node, {"done": 30, "planned": 21}) == Decimal(2)
+    # Done of planned cannot exceed the plan: the unit enters the plan as done.
+    assert rejected(node, {"done": 30, "planned": 21}) == "done_above_planned"
+    assert rejected(node, {"done": 5, "planned": 4}) == "done_above_planned"
+    assert rejected(node, {"done": 1, "planned": "1e9999999"}) == "not_a_number"
+    assert rejected(node, {"done": "1e-9999999", "planned": 1}) == "not_a_number"
     assert rejected(node, {"done": 0, "planned": 0}) == "planned_zero"
     assert rejected(node, {"done": 5, "planned": 0}) == "planned_zero"
     assert rejected(node, {"done": -1, "planned": 5}) == "negative"
@@ -557,6 +605,8 @@ def test_range_edges(catalog):
     assert rejected(node, {"self_score": "hai"}) == "not_a_number"
     assert rejected(node, {"self_score": [1]}) == "not_a_number"
     assert rejected(node, {"self_score": None}) == "missing_input"
+    assert rejected(node, {"self_score": "1e9999999"}) == "not_a_number"
+    assert rejected(node, {"self_score": "1e-9999999"}) == "not_a_number"
 
 
 def test_deduction_edges(catalog):
@@ -729,3 +779,14 @@ def test_shipped_sets_load_and_add_up(file, unit_type, year):
     # A unit with full marks everywhere scores 100.
     best = {leaf.code: leaf.max for leaf in leaves}
     assert compute_result(shipped, best) == (100, 100, Decimal("100.00"))
+
+
+def test_parents_settings_survive_an_xlsx_round_trip():
+    data = sample()
+    data["nodes"][0]["appraised_by"] = "SNV"
+    for child in data["nodes"][0]["children"]:
+        child.pop("appraised_by", None)
+    catalog = parse_catalog(data)
+    again = catalog_from_xlsx(catalog_to_xlsx(catalog))
+    assert dict(again.nodes[0].settings) == {"appraised_by": "SNV"}
+    assert {n.appraised_by for n in iter_leaves(again.nodes[0])} == {"SNV"}

@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 from nameko.testing.services import worker_factory
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.conftest import migrated_session
 from services.criteria.service import Service as Criteria
+from services.submission import signed_summary
+from services.submission.models import Assessment
 from services.submission.service import Service
 
 SET = {
@@ -63,11 +66,23 @@ def criteria(tmp_path) -> Iterator[Criteria]:
         yield worker_factory(Criteria, db=session)
 
 
+def signed_now(service: Service) -> dict[str, Any]:
+    """The evidence checker's answer for a summary signed just now, valid for every
+    assessment's current table (the unit tests send no real PDF)."""
+    markers = []
+    for found in service.db.scalars(select(Assessment)):
+        table, _ = service._summary_table(found)
+        markers.append(signed_summary.marker(found.id, signed_summary.digest(table)))
+    return {"state": "valid", "signatures": [
+        {"state": "valid", "signer": "UBND xã thử", "trusted": True, "signed_markers": markers}]}
+
+
 def make_service(session: Session, criteria: Criteria) -> Service:
     service = worker_factory(Service, db=session)
     for method in ("get_catalog", "use_catalog", "score_entry", "compute_result"):
         getattr(service.criteria, method).side_effect = getattr(criteria, method)
     service.identity.list_units.return_value = UNITS
+    service.evidence.check_signed_summary.side_effect = lambda ref: signed_now(service)
     service.identity.list_users.side_effect = lambda unit_code=None, **_: [
         {"username": u["username"]} for u in (LEADER, STAFF, OTHER)
         if u["unit_code"] == unit_code]
