@@ -112,7 +112,7 @@ async def authenticated(principal: Principal = Depends(signed_in)) -> Principal:
 
 def _roles_rule(
     roles: tuple[str, ...], base: Callable[..., Awaitable[Principal]],
-    refuse: Callable[[frozenset[str]], Exception],
+    refuse: Callable[[frozenset[str], Principal], Exception],
 ) -> Callable[..., Awaitable[Principal]]:
     unknown = set(roles) - ROLES
     if unknown or not roles:
@@ -121,14 +121,14 @@ def _roles_rule(
 
     async def _require(principal: Principal = Depends(base)) -> Principal:
         if not principal.roles & wanted:
-            raise refuse(wanted)
+            raise refuse(wanted, principal)
         return principal
 
     _require.required_roles = wanted  # type: ignore[attr-defined]
     return _require
 
 
-def _forbidden_role(wanted: frozenset[str]) -> Problem:
+def _forbidden_role(wanted: frozenset[str], _: Principal) -> Problem:
     return Problem(
         403, "forbidden_role",
         f"Vai trò của bạn không được phép / needs one of the roles: {', '.join(sorted(wanted))}",
@@ -171,9 +171,10 @@ class PasswordChangeRequired(Exception):
 class PageForbidden(Exception):
     """A page the person's roles do not open; the web client shows why."""
 
-    def __init__(self, required_roles: frozenset[str]) -> None:
+    def __init__(self, required_roles: frozenset[str], principal: Principal) -> None:
         super().__init__(", ".join(sorted(required_roles)))
         self.required_roles = required_roles
+        self.principal = principal
 
 
 async def page_signed_in(request: Request, client: OpenIdClient = Depends(openid)) -> Principal:

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def vietnamese(detail: str | None) -> str:
+    """The Vietnamese half of an API message (``"Vietnamese / English"``)."""
+    return (detail or "").split(" / ")[0]
+
+
 class ApiError(Exception):
     """A 4xx/5xx answer of the API: its status, stable code and Vietnamese detail."""
 
@@ -18,7 +23,7 @@ class ApiError(Exception):
     @property
     def message(self) -> str:
         """The Vietnamese part of the detail, which the pages show first."""
-        return self.detail.split(" / ")[0]
+        return vietnamese(self.detail)
 
     @property
     def problems(self) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway.policy import Principal
 from gateway.web import labels
+from gateway.web.problems import vietnamese
 from gateway.web.session import csrf_token, finish
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -74,7 +75,8 @@ def iso_utc(value: str | datetime | None) -> str:
 
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.filters.update(vn_time=vn_time, vn_number=vn_number, iso_utc=iso_utc)
+templates.env.filters.update(vn_time=vn_time, vn_number=vn_number, iso_utc=iso_utc,
+                             vi=vietnamese)
 templates.env.globals.update(labels=labels)
 
 

@@ -38,7 +38,7 @@ def install(app: FastAPI) -> None:
     async def _forbidden(request: Request, exc: PageForbidden) -> Response:
         error = ApiError(403, {"code": "forbidden_role", "detail":
                                f"Trang này dành cho: {role_names(exc.required_roles)}"})
-        return page(request, "problem.html", None, status_code=403, error=error,
+        return page(request, "problem.html", exc.principal, status_code=403, error=error,
                     heading="Bạn không có quyền mở trang này")
 
     @app.exception_handler(ApiError)

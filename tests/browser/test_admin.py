@@ -76,10 +76,11 @@ def test_admin_sets_up_a_campaign_in_the_browser(open_tab, tmp_path, http: httpx
     page.get_by_label("Đơn vị", exact=True).select_option(code)
     page.get_by_role("button", name="Cấp tài khoản").click()
     issued = page.locator("code.password")
-    assert issued.count() == 1 and len(issued.inner_text()) >= 8
+    expect(issued).to_have_count(1)
+    assert len(issued.inner_text()) >= 8
     tab.check("admin-account-issued")
     tab.go("/admin/accounts")
-    assert page.locator("code.password").count() == 0
+    expect(page.locator("code.password")).to_have_count(0)
 
     # A list of accounts from XLSX.
     listing = tmp_path / "danh-sach.xlsx"
@@ -87,7 +88,7 @@ def test_admin_sets_up_a_campaign_in_the_browser(open_tab, tmp_path, http: httpx
     page.get_by_text("Cấp nhiều tài khoản từ danh sách XLSX").click()
     page.get_by_label("Tệp danh sách (.xlsx)").set_input_files(str(listing))
     page.get_by_role("button", name="Cấp các tài khoản").click()
-    assert page.locator("code.password").count() == 2
+    expect(page.locator("code.password")).to_have_count(2)
     tab.check("admin-accounts-list-issued", phone=True)
 
     # A criteria set with two problems: both listed; then a good one, its tree, its export.
@@ -97,6 +98,7 @@ def test_admin_sets_up_a_campaign_in_the_browser(open_tab, tmp_path, http: httpx
     page.get_by_label("Tệp YAML, JSON hoặc XLSX").set_input_files(str(bad))
     page.get_by_role("button", name="Nhập").click()
     problems = page.get_by_role("alert").locator("li")
+    expect(problems.first).to_be_visible()
     assert problems.count() >= 2, tab.alert()
     tab.check("admin-catalog-problems")
     good = tmp_path / "dung.yaml"
@@ -120,7 +122,9 @@ def test_admin_sets_up_a_campaign_in_the_browser(open_tab, tmp_path, http: httpx
                    "Tự đánh giá mở lúc (giờ Việt Nam)": _vn_local(now - timedelta(hours=1)),
                    "Khoá lúc (giờ Việt Nam)": _vn_local(locks)})
     page.get_by_label("Bộ tiêu chí").select_option(label=f"{GOOD_SET['name']} (2025, phiên bản 1)")
-    page.get_by_label(f"UBND xã Phú Mậu {code} ({code})").check()
+    page.get_by_role("group", name="Đơn vị tham gia").get_by_label(
+        f"UBND xã Phú Mậu {code} ({code})").check()
+    tab.fill_form({"Ngày chốt số liệu": "2025-11-20"})
     page.get_by_role("button", name="Tạo đợt").click()
     assert "Đã tạo đợt đánh giá." in page.get_by_role("status").inner_text()
     assert page.get_by_role("cell", name=locks.strftime("%d/%m/%Y %H:%M")).is_visible()
@@ -146,6 +150,6 @@ def test_admin_sets_up_a_campaign_in_the_browser(open_tab, tmp_path, http: httpx
     # The progress dashboard, with its chart.
     page.goto(campaign_url)
     page.get_by_role("link", name="Bảng tiến độ").click()
-    assert page.locator(".chart rect.bar").count() == 1
+    expect(page.locator(".chart rect.bar")).to_have_count(1)
     assert page.get_by_role("cell", name="0 / 2").is_visible()
     tab.check("admin-progress", phone=True)

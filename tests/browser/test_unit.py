@@ -112,13 +112,14 @@ def test_leader_assigns_staff_enter_prove_and_complete_leader_sends(
     boss.check("leader-assign")
     page.get_by_role("button", name="Lưu phân công").click()
     assert "Đã phân công." in page.get_by_role("status").inner_text()
-    assert page.get_by_role("cell", name=staff_name).count() == 3
+    expect(page.get_by_role("cell", name=staff_name)).to_have_count(3)
 
     # Staff, on a phone: only their criteria, in the set's tree.
     clerk = open_tab(wide=False)
     page = first_sign_in(clerk, staff_name, staff_issued)
     page.get_by_role("link", name="Bản tự đánh giá của đơn vị").click()
     tree = page.locator("table.tree tbody")
+    expect(tree.get_by_role("link")).to_have_count(3)
     assert tree.get_by_role("link").all_inner_texts() == [
         "Ban hành kế hoạch CCHC năm", "Tỷ lệ hoàn thành kế hoạch", "Kiểm tra công tác CCHC"]
     assert tree.get_by_text("Báo cáo định kỳ").count() == 0

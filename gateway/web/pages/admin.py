@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -204,6 +206,16 @@ def vietnam_instant(value: str) -> str:
     return moment.replace(tzinfo=VIETNAM).isoformat()
 
 
+def reminder_minutes(hours: str) -> list[int]:
+    """``"72, 24, 2"`` (hours, as people say it) → minutes, as the API takes them."""
+    try:
+        return [int(Decimal(h) * 60) for h in re.split(r"[;,\s]+", hours) if h]
+    except InvalidOperation:
+        raise ApiError(422, {"code": "invalid_reminders",
+                             "detail": "Giờ nhắc phải là các số, ví dụ 72 24 2 / reminders "
+                                       "must be numbers of hours"}) from None
+
+
 async def _campaigns_page(request: Request, me: Principal, **context: Any) -> Response:
     api = Api(request)
     campaigns, catalogs_, units_ = await asyncio.gather(
@@ -230,7 +242,11 @@ async def create_campaign(request: Request, me: Admin) -> Response:
             "windows": {"self_assessment": {
                 "opens_at": vietnam_instant(str(form.get("opens_at") or "")),
                 "locks_at": vietnam_instant(str(form.get("locks_at") or ""))}},
+            "unranked_unit_codes": [str(u) for u in form.getlist("unranked_unit_codes")],
+            "reminders_minutes_before_lock": reminder_minutes(str(form.get("reminders") or "")),
         }
+        if form.get("data_cutoff_date"):
+            body["data_cutoff_date"] = str(form.get("data_cutoff_date"))
         created = await Api(request).post("/campaigns", json=body)
     except ApiError as exc:
         return await _campaigns_page(request, me, error=exc, status_code=exc.status)

@@ -5,8 +5,11 @@ window.addEventListener("load", function () {
   window.ui = SwaggerUIBundle({
     url: holder.getAttribute("data-openapi-url"),
     dom_id: "#swagger-ui",
-    deepLinking: true,
+    // Deep links put a link inside each operation's button: nested controls for screen readers.
+    deepLinking: false,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+    // The schemas are read inside each operation; the separate list only repeats them.
+    defaultModelsExpandDepth: -1,
     layout: "BaseLayout"
   });
 });
