@@ -18,8 +18,8 @@ from gateway.metrics import HttpMetrics
 from gateway.notifications.router import router as notifications_router
 from gateway.rpc import RpcClient
 from gateway.submission.router import router as submission_router
-from services.common.actor import actor_secret
 from gateway.web import routes as web
+from services.common.actor import actor_secret
 
 
 @asynccontextmanager
