@@ -87,7 +87,7 @@ class Service(ServiceBase):
         self._campaign(found.campaign_id, need_window=kind)
 
         def work() -> tuple[dict[str, Any], Any]:
-            current = sync.assessment(self.db, assessment_id)
+            current = sync.assessment(self.db, assessment_id, lock="share")
             return council.appraise(self.db, current, self._node(current, code), body, actor)
 
         return self._write(work)

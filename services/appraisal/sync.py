@@ -172,9 +172,15 @@ def store_sending(session: Session, campaign: Campaign, sending: Mapping[str, An
                 entry.problems = problems
 
 
-def assessment(session: Session, assessment_id: int, lock: bool = False) -> Assessment:
+def assessment(session: Session, assessment_id: int, lock: bool | str = False) -> Assessment:
+    """The copy of a sent assessment; ``lock`` True takes it FOR UPDATE (return, finalize,
+    adjustments), "share" FOR SHARE (a council score: many at once, none across a return)."""
+    if not isinstance(assessment_id, int) or not 0 < assessment_id < 2**31:
+        raise not_found("bản đánh giá đã gửi / sent assessment", str(assessment_id))
     query = select(Assessment).where(Assessment.id == assessment_id)
-    if lock:
+    if lock == "share":
+        query = query.with_for_update(read=True)
+    elif lock:
         query = query.with_for_update()
     found = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
     if found is None:
