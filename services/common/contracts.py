@@ -124,6 +124,8 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       "score_missing" with extra {"reasons": [...]}
 #   attach_evidence(assessment_id, code, evidence: {id, name, sha256?, checks?, doc_number?,
 #       doc_date?, title?, section?}, actor) -> entry + totals   (precheck reads them)
+#   check_writable(assessment_id, code, actor) -> None: raises what a write would
+#       (403, 404, 423) without writing; evidence asks it before a signature check
 #   detach_evidence(assessment_id, code, evidence_id, actor) -> entry + totals
 #       (called by the evidence service; same scope and lock as a save)
 #   submit(assessment_id, data: {signed_summary: {ref, filename, sha256, size},
@@ -185,12 +187,16 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #                                          signing_time, changed_after_signing, coverage,
 #                                          modification_level, summary}]},
 #                flags: [{code: doc_number_letter_suffix|doc_date_outside_year, detail}]}}
-#   evidence calls: submission.get_assessment_by_id(assessment_id, actor) (campaign_id,
+#   evidence calls: submission.check_writable(assessment_id, code, actor) before checking
+#       a PDF, submission.get_assessment_by_id(assessment_id, actor) (campaign_id,
 #       entries' codes; the caller's right to see it), submission.get_campaign(campaign_id)
 #       (year, catalog_id), criteria.get_catalog(catalog_id) (form_allowed),
 #       submission.attach_evidence(assessment_id, code, {id, name, sha256, checks}, actor),
 #       submission.detach_evidence(assessment_id, code, evidence_id, actor)
 #
+#   pending_units(campaign_id, kind="self_assessment") -> list[{assessment_id, unit_code,
+#       unit_name, status, incomplete: [{code, title, assignee}]}]: units that have not
+#       sent in that window (supplement: only returned criteria count); notify's reminders
 # submission, round 2 (services/submission/rounds.py):
 #   supplement_entry(assessment_id, code, data: {explanation, proposed_score?}, actor)
 #       -> {code, explanation, proposed_score, updated_at, updated_by, status, version,
@@ -244,9 +250,18 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #   window_opened and calls submission.get_campaign, get_assessment_by_id, precheck,
 #   round_two, return_entries and criteria.get_catalog.
 #
-# notify:
-#   list_notifications(recipient: str | None) -> list[{id, channel, recipient, subject,
-#                                                      body, status, created_at}]
+# notify (usernames as identity stores them; notify keeps its own inbox per person):
+#   inbox(username, limit=50, before_id=None) -> list[{id, kind, title, body, created_at,
+#       created_at_display, read_at, deliveries: [{channel: email|zalo, to, status:
+#       queued|sent|delivered|failed, attempts, last_error, sent_at}]}]   newest first
+#   mark_read(username, notification_id) -> {id, read_at}; 404 not_found (also someone
+#       else's)
+#   get_preferences(username) -> {email: bool, zalo: bool, always_sent: [kind]}
+#   set_preferences(username, {email?: bool, zalo?: bool}) -> same; 422 invalid_input
+#   notify calls: identity.list_users (leaders, appraisers, a unit's people),
+#       submission.get_campaign, submission.get_assessment_by_id (as a system actor
+#       with the admin role, for the assignees of returned criteria),
+#       submission.pending_units (at each reminder instant)
 
 # The summary to sign carries "cchc-summary:<assessment id>:<digest>" (its PDF's
 # Keywords and the footer's text), where digest is submission.summary's "digest" (the

@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    func,
     select,
     update,
 )
@@ -108,6 +109,22 @@ def publish_pending(
             )
             sent += 1
     return sent
+
+
+def backlog(session: Session) -> tuple[int, float]:
+    """How many events wait to be published, and the age in seconds of the oldest.
+
+    A growing backlog means the relay cannot reach the broker (or keeps failing):
+    acknowledged facts are safe in the table but nobody hears of them yet.
+    """
+    count, oldest = session.execute(
+        select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
+    ).one()
+    if not count or oldest is None:
+        return 0, 0.0
+    if oldest.tzinfo is None:  # SQLite hands back naive datetimes, stored as UTC
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(count), max(0.0, (datetime.now(UTC) - oldest).total_seconds())
 
 
 def claim_event(session: Session, event_id: str, handler: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -315,6 +316,7 @@ PROBLEM_MESSAGES = {
     "bad_appraised_by": "Mã cơ quan thẩm định không hợp lệ / "
     "invalid appraising department code",
     "bad_xlsx": "Tệp không phải Excel hợp lệ / not a valid XLSX file",
+    "xlsx_too_large": "Tệp Excel giải nén quá lớn / the XLSX unpacks past the limit",
     "missing_sheet": f"Thiếu sheet {CRITERIA_SHEET!r} hoặc {META_SHEET!r} / "
     f"missing sheet {CRITERIA_SHEET!r} or {META_SHEET!r}",
     "missing_column": "Thiếu cột / missing column",
@@ -1122,12 +1124,36 @@ def _row_to_node(row: Mapping[str, Any]) -> dict[str, Any]:
     return node
 
 
+# An XLSX is a zip: a 2 MB upload can unpack to gigabytes (shared strings are read
+# whole into memory). A real criteria set unpacks to well under a megabyte.
+XLSX_MAX_UNPACKED_BYTES = 32 * 1024 * 1024
+XLSX_MAX_MEMBERS = 256
+
+
+def _refuse_zip_bomb(data: bytes) -> None:
+    """Refuses a workbook whose parts would unpack past the caps, before reading any.
+
+    ``zipfile`` never yields more than a member's declared size (a member that unpacks
+    to more fails its check), so the declared sizes are a safe bound.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise CatalogInvalid([_problem("bad_xlsx", "", type(exc).__name__)]) from exc
+    unpacked = sum(m.file_size for m in members)
+    if len(members) > XLSX_MAX_MEMBERS or unpacked > XLSX_MAX_UNPACKED_BYTES:
+        raise CatalogInvalid([_problem("xlsx_too_large", "",
+                                       f"{len(members)} parts, {unpacked} bytes unpacked")])
+
+
 def catalog_from_xlsx(data: bytes) -> Catalog:
     """Nhập bộ tiêu chí từ Excel, as written by `catalog_to_xlsx`.
 
     The tree is rebuilt from the codes (2.3 goes under 2), rows in any order; the
     same validation as `parse_catalog` applies and every problem is listed.
     """
+    _refuse_zip_bomb(data)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # any malformed upload is bad input, never a crash

@@ -1,7 +1,7 @@
 """round 2: the unit's supplement (explanation, proposed score) per returned criterion
 
-Revision ID: submission_0005
-Revises: submission_0004
+Revision ID: submission_0006
+Revises: submission_0005
 Create Date: 2026-12-03 07:40:00
 """
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 from services.common.types import ExactDecimal, UtcDateTime
 
-revision = "submission_0005"
-down_revision = "submission_0004"
+revision = "submission_0006"
+down_revision = "submission_0005"
 branch_labels = None
 depends_on = None
 
