@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+from typing import Any
 
+import kombu.exceptions
+import nameko.rpc
 from nameko.events import EventDispatcher
 from nameko.exceptions import get_module_path
 from nameko.exceptions import registry as exception_registry
@@ -15,15 +19,42 @@ from sqlalchemy import text
 from werkzeug.wrappers import Request, Response
 
 from services.common.config import settings
-from services.common.db import Database
+from services.common.db import Database, transaction
 from services.common.errors import DomainError
-from services.common.metrics import EntrypointMetrics
-from services.common.outbox import publish_pending
+from services.common.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, EntrypointMetrics
+from services.common.outbox import backlog, publish_pending
 
 # A DomainError raised by a service this one calls (criteria's score_rejected, the
 # submission lock's window_locked) reaches our caller as itself, with its code, status
 # and extras, rather than as nameko's opaque RemoteError, which would be a 500.
 exception_registry[get_module_path(DomainError)] = DomainError
+
+log = logging.getLogger(__name__)
+
+
+class _Responder(nameko.rpc.Responder):
+    """An RPC reply that cannot be sent because the broker is gone is dropped, not fatal.
+
+    nameko kills the whole container when sending a reply fails, so a broker restart
+    took down every service busy at that moment, and they stayed down. The caller's
+    reply queue died with the broker anyway: nobody waits for this answer. The work
+    itself has committed; the client retries with its Idempotency-Key and gets the
+    stored answer. The request, not acked on the dead channel, is redelivered by the
+    broker if it kept it and replayed the same way.
+    """
+
+    def send_response(self, result: Any, exc_info: Any) -> Any:
+        try:
+            return super().send_response(result, exc_info)
+        except (kombu.exceptions.OperationalError, ConnectionError, OSError) as exc:
+            log.warning("reply to %s dropped, the broker is unreachable: %s",
+                        self.message.properties.get("reply_to"), exc)
+            return result, exc_info
+
+
+# RpcConsumer.handle_result builds its Responder from this module attribute: every
+# service that imports this base gets the patient one.
+nameko.rpc.Responder = _Responder  # type: ignore[misc]
 
 
 class ServiceBase:
@@ -61,3 +92,15 @@ class ServiceBase:
     @timer(interval=settings().outbox_interval)
     def relay_outbox(self) -> None:
         publish_pending(self.db, self.dispatch)
+
+    @timer(interval=settings().gauge_interval)
+    def measure(self) -> None:
+        """Gauges of state for the alert rules: the outbox backlog, and the service's own."""
+        with transaction(self.db):  # reads only: ends the worker's transaction cleanly
+            pending, oldest = backlog(self.db)
+            OUTBOX_PENDING.labels(self.name).set(pending)
+            OUTBOX_OLDEST_AGE.labels(self.name).set(oldest)
+            self.measure_state()
+
+    def measure_state(self) -> None:
+        """A service with state worth a gauge (submission: units sent) sets it here."""

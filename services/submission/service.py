@@ -16,6 +16,7 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import case, func, select, update
 
+from services.common import windows
 from services.common.base import ServiceBase
 from services.common.contracts import (
     ASSESSMENT_RETURNED,
@@ -34,7 +35,7 @@ from services.common.db import transaction
 from services.common.errors import DomainError, invalid, not_found
 from services.common.outbox import record_event
 from services.common.validation import parse
-from services.submission import domain, precheck, signed_summary, store
+from services.submission import domain, gauges, precheck, rounds, signed_summary, store
 from services.submission.domain import decimal_text, entry_snapshot, vn_iso
 from services.submission.models import Assessment, Campaign, Change, Entry, Node, Window
 from services.submission.schemas import (
@@ -49,7 +50,7 @@ from services.submission.schemas import (
 WORK = Callable[[], tuple[dict[str, Any], Window | None]]
 
 
-class Service(ServiceBase):
+class Service(rounds.RoundTwo, ServiceBase):
     name = SUBMISSION
 
     criteria = RpcProxy(CRITERIA)
@@ -93,7 +94,8 @@ class Service(ServiceBase):
                 self.db.execute(Entry.__table__.insert(), [
                     {"assessment_id": found.id, "code": leaf["code"], "inputs": {},
                      "max": leaf["max"], "not_applicable": False, "explanation": "",
-                     "evidence": [], "status": "draft", "reopened": False, "version": 1}
+                     "evidence": [], "status": rounds.initial_status(leaf), "reopened": False,
+                     "version": 1}
                     for leaf in leaves
                 ])
             self.db.flush()
@@ -424,6 +426,15 @@ class Service(ServiceBase):
         return self._idempotent(who, None, "attach_evidence", (), work)
 
     @rpc(expected_exceptions=DomainError)
+    def check_writable(self, assessment_id: int, code: str, actor: dict[str, Any]) -> None:
+        """Raises what a write of this criterion by ``actor`` would raise now (403, 404,
+        423), without writing: asked before costly work such as a PDF's signature check.
+        The write itself checks again; this only keeps refused callers from costing."""
+        who = parse(Actor, actor)
+        with transaction(self.db):
+            self._writable_entry(assessment_id, code, who)
+
+    @rpc(expected_exceptions=DomainError)
     def detach_evidence(self, assessment_id: int, code: str, evidence_id: str | int,
                         actor: dict[str, Any]) -> dict[str, Any]:
         who = parse(Actor, actor)
@@ -606,6 +617,9 @@ class Service(ServiceBase):
             "digest": table_digest, "marker": signed_summary.marker(found.id, table_digest),
         }
 
+    def measure_state(self) -> None:
+        gauges.measure_campaigns(self.db)
+
     # --- The lock instant -------------------------------------------------------------
 
     @timer(interval=1.0)
@@ -764,8 +778,8 @@ class Service(ServiceBase):
     def _window_out(window: Window, now: datetime) -> dict[str, Any]:
         return {"kind": window.kind, "opens_at": vn_iso(window.opens_at),
                 "locks_at": vn_iso(window.locks_at),
-                "state": domain.window_state(window.opens_at, window.locks_at, now),
-                "is_open": domain.window_state(window.opens_at, window.locks_at, now) == "open"}
+                "state": windows.window_state(window.opens_at, window.locks_at, now),
+                "is_open": windows.window_state(window.opens_at, window.locks_at, now) == "open"}
 
     def _check_assignees(self, unit_code: str, usernames: Any) -> None:
         """Criteria go to people of the unit only (công chức của đơn vị)."""
