@@ -33,6 +33,7 @@ from gateway.config import get_settings
 from gateway.errors import problem_response
 from gateway.identity.oidc import InvalidToken, ProviderUnavailable
 from gateway.policy import route_access
+from gateway.web.session import page_session
 
 # Text fields of any form FastAPI parses: few and small (files are counted apart).
 FORM_LIMITS: dict[str, int] = {"max_fields": 32, "max_files": 4, "max_part_size": 64 * 1024}
@@ -137,6 +138,9 @@ class RequestGuard:
 
     async def _check_caller(self, scope: Scope, headers: Headers) -> Any:
         token = token_of(headers)
+        if token is None and not scope["path"].startswith("/api/"):
+            # A web page's form: the same token, carried by the session cookie.
+            return await page_session(scope, scope["app"].state.openid)
         if token is None:
             return _problem(401, "unauthenticated",
                             "Chưa đăng nhập hoặc phiên không hợp lệ / missing bearer token")
