@@ -8,14 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gateway import criteria, errors, guard, ops, policy
+from gateway.appraisal.router import router as appraisal_router
 from gateway.config import get_settings
 from gateway.evidence.router import router as evidence_router
 from gateway.headers import SecurityHeaders
 from gateway.identity.oidc import OpenIdClient
 from gateway.identity.router import router as identity_router
 from gateway.metrics import HttpMetrics
+from gateway.notifications.router import router as notifications_router
 from gateway.rpc import RpcClient
 from gateway.submission.router import router as submission_router
+from gateway.web import routes as web
 from services.common.actor import actor_secret
 
 
@@ -41,6 +44,9 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
         # Every form FastAPI parses, on every route: few, small text fields.
         form_limits=guard.FORM_LIMITS,
+        # The web client serves /docs from its own copy of Swagger UI (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
     guard.install(app)
@@ -53,6 +59,9 @@ def create_app() -> FastAPI:
     app.include_router(criteria.router)
     app.include_router(submission_router)
     app.include_router(evidence_router)
+    app.include_router(appraisal_router)
+    app.include_router(notifications_router)
+    web.install(app)
     # Reads the routes when the document is first asked for: routers included later count.
     policy.document_access(app)
     return app

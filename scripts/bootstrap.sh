@@ -48,6 +48,12 @@ if [[ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]]; then
     apt_install fonts-dejavu-core
 fi
 
+# --- Chromium for the browser tests (Playwright cannot download browsers here) --
+if [[ $want_pg -eq 1 && ! -x /usr/bin/chromium ]]; then
+    log "installing Debian's chromium for the browser tests"
+    apt_install chromium
+fi
+
 # --- RabbitMQ ------------------------------------------------------------------
 rabbit_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
 if ! rabbit_up; then
@@ -59,6 +65,18 @@ if ! rabbit_up; then
     as_root rabbitmq-server -detached || true
     for _ in $(seq 1 60); do rabbit_up && break; sleep 1; done
     rabbit_up || { echo "RabbitMQ did not start" >&2; exit 1; }
+fi
+# The broker's own metrics (queue depths, for the rpc-submission alert and dashboard) on
+# 15692, as a province enables them on theirs; enabling a plugin does not restart it.
+if ! (exec 3<>/dev/tcp/127.0.0.1/15692) 2>/dev/null; then
+    log "enabling RabbitMQ's Prometheus endpoint"
+    as_root rabbitmq-plugins -q enable rabbitmq_prometheus >/dev/null || true
+fi
+
+# --- Prometheus and promtool (tests of the scrape, the alert rules, the dashboard) ----
+if ! command -v promtool >/dev/null; then
+    log "installing Prometheus"
+    apt_install --no-install-recommends prometheus
 fi
 
 # --- PostgreSQL (tests and production-like runs) -------------------------------

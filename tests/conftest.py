@@ -12,7 +12,9 @@ import pytest
 from gateway.rpc import RpcClient
 from services.common.contracts import IDENTITY
 from services.evidence.tests.pki import CA, sign
-from tests.system import AMQP, System
+from services.notify.devservers.smtp import DevSmtp
+from services.notify.devservers.zns import DevZns
+from tests.system import AMQP, PORT_OFFSET, System
 
 ADMIN_PASSWORD = "Quan-tri-2026!"
 USER_PASSWORD = "Changed-pass-2026"
@@ -29,13 +31,46 @@ os.environ["CCHC_EVIDENCE_MAX_BYTES"] = str(EVIDENCE_MAX_BYTES)
 
 # Tests rotate keys right after probing made-up kids; the gateway may refetch the
 # realm's keys after a second instead of five. Tokens outlive the longest test run.
+# Prometheus' test (test_prometheus.py) scrapes every second, so gauges follow as fast.
 SYSTEM_ENV = {"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
               "CCHC_ACCESS_TOKEN_SECONDS": "3600",
-              "CCHC_REFRESH_TOKEN_SECONDS": "7200"}
+              "CCHC_REFRESH_TOKEN_SECONDS": "7200",
+              # Notify retries after a second and takes a dead sender's lease back after
+              # five; it sends to the loopback SMTP and ZNS servers below.
+              "CCHC_NOTIFY_RETRY_BASE_SECONDS": "1",
+              "CCHC_NOTIFY_RETRY_CAP_SECONDS": "2",
+              "CCHC_SMTP_TIMEOUT": "1",
+              "CCHC_ZALO_TIMEOUT": "1",
+              "CCHC_NOTIFY_LEASE_SECONDS": "5",
+              "CCHC_NOTIFY_DELIVERY_INTERVAL": "0.2",
+              "CCHC_GAUGE_INTERVAL": "1"}
 
 
-def _running(log_dir: Path, backend: str) -> Iterator[System]:
-    system = System(log_dir, extra_env=SYSTEM_ENV, backend=backend)
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[DevSmtp]:
+    """The SMTP server notify sends to, on loopback: ``smtp.messages`` is what arrived."""
+    box = DevSmtp("127.0.0.1", 2525 + PORT_OFFSET).start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def zns() -> Iterator[DevZns]:
+    """The ZNS-compatible server notify sends Zalo messages to, on loopback."""
+    server = DevZns("127.0.0.1", 8026 + PORT_OFFSET).start()
+    yield server
+    server.stop()
+
+
+def notify_servers(smtp: DevSmtp, zns: DevZns) -> dict[str, str]:
+    """The environment that points notify at the loopback SMTP and ZNS servers."""
+    return {"CCHC_SMTP_PORT": str(smtp.port),
+            "CCHC_ZALO_API_URL": f"http://127.0.0.1:{zns.port}",
+            "CCHC_ZALO_OAUTH_URL": f"http://127.0.0.1:{zns.port}"}
+
+
+def running(system: System) -> Iterator[System]:
+    """Starts the system with its first administrator; stops it however the tests end."""
     try:
         system.start()
         asyncio.run(_ensure_admin(system.amqp))
@@ -45,15 +80,18 @@ def _running(log_dir: Path, backend: str) -> Iterator[System]:
 
 
 @pytest.fixture(scope="session")
-def system(tmp_path_factory) -> Iterator[System]:
-    yield from _running(tmp_path_factory.mktemp("system"), "postgresql")
+def system(tmp_path_factory, smtp: DevSmtp, zns: DevZns) -> Iterator[System]:
+    yield from running(System(tmp_path_factory.mktemp("system"),
+                              extra_env={**SYSTEM_ENV, **notify_servers(smtp, zns)}))
 
 
 @pytest.fixture(scope="session")
-def sqlite_system(tmp_path_factory) -> Iterator[System]:
+def sqlite_system(tmp_path_factory, smtp: DevSmtp, zns: DevZns) -> Iterator[System]:
     """The same processes on SQLite files (the `make run` default), started only for the
     tests parametrized over both backends (``BOTH_BACKENDS``)."""
-    yield from _running(tmp_path_factory.mktemp("system-sqlite"), "sqlite")
+    yield from running(System(tmp_path_factory.mktemp("system-sqlite"),
+                              extra_env={**SYSTEM_ENV, **notify_servers(smtp, zns)},
+                              backend="sqlite"))
 
 
 # ``@BOTH_BACKENDS`` on a test runs it against the PostgreSQL and the SQLite system.

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
@@ -28,8 +29,10 @@ from services.common.config import Settings as ServiceSettings
 from services.common.contracts import SERVICE_PORTS, SERVICES
 from services.evidence.files import CheckSettings as EvidenceCheckSettings
 from services.evidence.storage import StoreSettings as EvidenceStoreSettings
+from services.identity.config import IdentitySettings
 
-SETTINGS = (ServiceSettings, GatewaySettings, EvidenceStoreSettings, EvidenceCheckSettings)
+SETTINGS = (ServiceSettings, GatewaySettings, EvidenceStoreSettings, EvidenceCheckSettings,
+            IdentitySettings)
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
@@ -372,8 +375,216 @@ def test_production_scales_the_deadline_rush(rendered) -> None:
 
 def test_dockerfile_runs_as_the_user_the_manifests_expect() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
+    # The base is a build argument (scripts/image.sh passes a Debian-made one); a
+    # registry build gets python:3.11-slim.
+    (base,) = re.findall(r"^ARG BASE=(\S+)", dockerfile, re.M)
+    assert base.startswith("python:3.11-slim")
     stages = re.findall(r"^FROM (\S+)", dockerfile, re.M)
-    assert len(stages) >= 2 and all(s.startswith("python:3.11-slim") for s in stages)
+    assert len(stages) >= 2 and all(s == "${BASE}" for s in stages)
     (user,) = re.findall(r"^USER (\d+)", dockerfile, re.M)
     pod = yaml.safe_load_all((K8S / "base" / "notify.yaml").read_text())
     assert next(pod)["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == int(user)
+
+
+def test_exactly_one_disruption_budget_per_deployment(rendered) -> None:
+    overlay, out, _ = rendered
+    budgets = out.of_kind("PodDisruptionBudget")
+    for name, deployment in out.of_kind("Deployment").items():
+        pods = deployment["spec"]["template"]["metadata"]["labels"]
+        mine = [b for b in budgets.values() if selects(b["spec"]["selector"], pods)]
+        # Two budgets over the same pods make every eviction of them fail.
+        assert len(mine) == 1, (name, [b["metadata"]["name"] for b in mine])
+        spec = mine[0]["spec"]
+        if "maxUnavailable" in spec:
+            assert spec["maxUnavailable"] == 1, name
+        else:
+            assert 0 < spec["minAvailable"] < deployment["spec"]["replicas"], name
+
+
+def test_replicas_spread_over_nodes_and_zones(rendered) -> None:
+    _, out, _ = rendered
+    for name, deployment in out.of_kind("Deployment").items():
+        pod = deployment["spec"]["template"]
+        constraints = {c["topologyKey"]: c for c in pod["spec"]["topologySpreadConstraints"]}
+        assert set(constraints) == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+        for constraint in constraints.values():
+            assert constraint["maxSkew"] == 1, name
+            assert selects(constraint["labelSelector"], pod["metadata"]["labels"]), name
+            # Counted per process and per rollout, not across all the system's pods.
+            assert {"app.kubernetes.io/name", "pod-template-hash"} <= set(
+                constraint["matchLabelKeys"]), name
+
+
+def test_the_identity_provider_is_named_not_looked_for_on_the_loopback(rendered) -> None:
+    overlay, out, _ = rendered
+    (config,) = out.of_kind("ConfigMap").values()
+    data = config["data"]
+    url = urlsplit(data["CCHC_KEYCLOAK_URL"])
+    assert url.hostname not in ("127.0.0.1", "localhost", "::1"), url
+    if data["CCHC_IDENTITY_PROVIDER"] == "local":
+        # The identity service's own provider, reached by its Service and ops port.
+        service = out.of_kind("Service")[url.hostname]
+        assert url.port in {p["port"] for p in service["spec"]["ports"]}
+        assert url.port == SERVICE_PORTS["identity"]
+    else:
+        assert data["CCHC_IDENTITY_PROVIDER"] == "keycloak"
+        assert urlsplit(data["CCHC_KEYCLOAK_ISSUER"]).path == "/realms/cchc"
+    assert overlay != "overlays/production" or data["CCHC_IDENTITY_PROVIDER"] == "keycloak"
+    for name in ("gateway", "identity"):
+        container = main_container(out.of_kind("Deployment")[name])
+        ref = env_source(container, "CCHC_KEYCLOAK_CLIENT_SECRET")["secretKeyRef"]
+        assert ref["name"].startswith("cchc-secrets"), name  # dev's carries a hash suffix
+
+
+# --- Network policies, evaluated as Kubernetes does -----------------------------------
+
+def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """A LabelSelector against a set of labels; {} selects everything."""
+    selector = selector or {}
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        values = expression.get("values", [])
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+Pod = tuple[str, dict[str, str]]  # (namespace, labels)
+
+
+def peer_matches(peer: dict[str, Any], policy_ns: str, pod: Pod) -> bool:
+    namespace, labels = pod
+    if "ipBlock" in peer:
+        return False
+    if "namespaceSelector" in peer:
+        ns_labels = {"kubernetes.io/metadata.name": namespace}
+        if not selects(peer["namespaceSelector"], ns_labels):
+            return False
+    elif namespace != policy_ns:
+        return False
+    return "podSelector" not in peer or selects(peer["podSelector"], labels)
+
+
+def port_matches(ports: list[dict[str, Any]] | None, port: int, protocol: str) -> bool:
+    return not ports or any(p.get("protocol", "TCP") == protocol and p["port"] == port
+                            for p in ports)
+
+
+def allowed(policies: list[dict[str, Any]], direction: str, subject: Pod, other: Pod,
+            port: int, protocol: str = "TCP") -> bool:
+    """Whether ``subject`` may receive from (Ingress) or send to (Egress) ``other``."""
+    namespace, labels = subject
+    chosen = [p for p in policies if p["metadata"]["namespace"] == namespace
+              and direction in p["spec"].get("policyTypes", ["Ingress"])
+              and selects(p["spec"]["podSelector"], labels)]
+    if not chosen:
+        return True
+    key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    for policy in chosen:
+        for rule in policy["spec"].get(key, []):
+            peers = rule.get(peers_key)
+            if (not peers or any(peer_matches(p, namespace, other) for p in peers)) and \
+                    port_matches(rule.get("ports"), port, protocol):
+                return True
+    return False
+
+
+def pods_of(out: Rendered) -> dict[str, Pod]:
+    return {name: (d["metadata"].get("namespace", "default"),
+                   d["spec"]["template"]["metadata"]["labels"])
+            for name, d in out.of_kind("Deployment").items()}
+
+
+def test_network_policies_let_in_only_whom_each_pod_serves(rendered) -> None:
+    overlay, out, _ = rendered
+    policies = list(out.of_kind("NetworkPolicy").values())
+    pods = pods_of(out)
+    ns = pods["gateway"][0]
+    for policy in policies:
+        policy["metadata"].setdefault("namespace", ns)
+    ingress_controller: Pod = ("ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+    prometheus: Pod = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
+    stranger: Pod = ("default", {"app": "curl"})
+    neighbour: Pod = (ns, {"app": "debug"})
+
+    def ingress(to: str, source: Pod, port: int) -> bool:
+        return allowed(policies, "Ingress", pods[to], source, port)
+
+    assert ingress("gateway", ingress_controller, 8000)
+    assert not ingress("gateway", stranger, 8000)
+    assert not ingress("gateway", neighbour, 8000)
+    assert ingress("identity", pods["gateway"], 8101)
+    for name in SERVICES:
+        assert not ingress(name, ingress_controller, PORTS[name]), name
+        assert not ingress(name, stranger, PORTS[name]), name
+        if name != "identity":
+            assert not ingress(name, pods["gateway"], PORTS[name]), name
+        assert not ingress("identity", pods[name], 8101), name
+    # Whatever else runs in the namespace (a debug pod) is shut in both ways.
+    assert not allowed(policies, "Ingress", neighbour, stranger, 8080)
+    assert not allowed(policies, "Egress", neighbour, stranger, 5432)
+    for name in pods:
+        annotations = out.of_kind("Deployment")[name]["spec"]["template"]["metadata"][
+            "annotations"]
+        assert ingress(name, prometheus, int(annotations["prometheus.io/port"])), name
+
+
+def test_network_policies_let_out_only_what_each_pod_needs(rendered) -> None:
+    _, out, _ = rendered
+    policies = list(out.of_kind("NetworkPolicy").values())
+    pods = pods_of(out)
+    for policy in policies:
+        policy["metadata"].setdefault("namespace", pods["gateway"][0])
+    broker: Pod = ("cchc-data", {"app.kubernetes.io/name": "rabbitmq"})
+    database: Pod = ("cchc-data", {"app.kubernetes.io/name": "postgresql"})
+    dns: Pod = ("kube-system", {"k8s-app": "kube-dns"})
+
+    def egress(source: str, to: Pod, port: int, protocol: str = "TCP") -> bool:
+        return allowed(policies, "Egress", pods[source], to, port, protocol)
+
+    for name in pods:
+        assert egress(name, broker, 5672), name
+        assert egress(name, dns, 53, "UDP"), name
+        assert not egress(name, broker, 6379), name
+    for name in SERVICES:
+        assert egress(name, database, 5432), name
+    assert not egress("gateway", database, 5432)
+    assert egress("gateway", pods["identity"], 8101)
+    assert not egress("gateway", pods["submission"], 8103)
+
+
+def test_broker_and_databases_let_in_only_the_system() -> None:
+    out = Rendered(render("backing"))
+    policies = list(out.of_kind("NetworkPolicy").values())
+    assert {p["metadata"]["namespace"] for p in policies} == {"cchc-data"}
+    deployments = Rendered(render("overlays/production")).of_kind("Deployment")
+    pods = {name: ("cchc", d["spec"]["template"]["metadata"]["labels"])
+            for name, d in deployments.items()}
+    broker: Pod = ("cchc-data", {"app.kubernetes.io/name": "rabbitmq"})
+    database: Pod = ("cchc-data", {"app.kubernetes.io/name": "postgresql"})
+    store: Pod = ("cchc-data", {"app.kubernetes.io/name": "minio"})
+    keda: Pod = ("keda", {"app": "keda-operator"})
+    prometheus: Pod = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
+    stranger: Pod = ("default", {"app": "curl"})
+
+    def ingress(to: Pod, source: Pod, port: int) -> bool:
+        return allowed(policies, "Ingress", to, source, port)
+
+    for name, pod in pods.items():
+        assert ingress(broker, pod, 5672), name
+        assert ingress(database, pod, 5432) == (name in SERVICES), name
+        assert ingress(store, pod, 9000) == (name in ("gateway", "evidence")), name
+    assert ingress(broker, keda, 5672)
+    assert ingress(broker, prometheus, 15692)
+    assert not ingress(broker, prometheus, 5672)
+    for target, port in ((broker, 5672), (database, 5432), (store, 9000)):
+        assert not ingress(target, stranger, port)
+        assert not ingress(target, ("cchc", {"app": "debug"}), port)

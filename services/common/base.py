@@ -19,10 +19,10 @@ from sqlalchemy import text
 from werkzeug.wrappers import Request, Response
 
 from services.common.config import settings
-from services.common.db import Database
+from services.common.db import Database, transaction
 from services.common.errors import DomainError
-from services.common.metrics import EntrypointMetrics
-from services.common.outbox import publish_pending
+from services.common.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, EntrypointMetrics
+from services.common.outbox import backlog, publish_pending
 
 # A DomainError raised by a service this one calls (criteria's score_rejected, the
 # submission lock's window_locked) reaches our caller as itself, with its code, status
@@ -92,3 +92,15 @@ class ServiceBase:
     @timer(interval=settings().outbox_interval)
     def relay_outbox(self) -> None:
         publish_pending(self.db, self.dispatch)
+
+    @timer(interval=settings().gauge_interval)
+    def measure(self) -> None:
+        """Gauges of state for the alert rules: the outbox backlog, and the service's own."""
+        with transaction(self.db):  # reads only: ends the worker's transaction cleanly
+            pending, oldest = backlog(self.db)
+            OUTBOX_PENDING.labels(self.name).set(pending)
+            OUTBOX_OLDEST_AGE.labels(self.name).set(oldest)
+            self.measure_state()
+
+    def measure_state(self) -> None:
+        """A service with state worth a gauge (submission: units sent) sets it here."""

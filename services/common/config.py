@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     # HMAC key the gateway signs actors with and services check (services/common/actor.py).
     actor_secret: str | None = None
+    # Seconds between measurements of the gauges the alert rules read (outbox backlog,
+    # units sent before a lock); well under Prometheus' scrape interval.
+    gauge_interval: float = 10.0
 
 
 def settings() -> Settings:

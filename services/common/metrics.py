@@ -1,4 +1,10 @@
-"""Prometheus metrics of a service process: every entrypoint counted and timed."""
+"""Prometheus metrics of a service process: every entrypoint counted and timed, and the
+gauges of state the alert rules watch (deploy/prometheus/alerts.yml): the outbox backlog,
+units sent and not before a lock, notification deliveries.
+
+Gauges of state are measured from the database by a timer (ServiceBase.measure), so
+every replica exports the same values: rules aggregate them with ``max``, never ``sum``.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,14 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
 from nameko.timer import Timer
 from nameko.web.handlers import HttpRequestHandler
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
+
+from services.common.errors import DomainError
 
 CALLS = Counter(
     "cchc_entrypoint_calls",
-    "Entrypoint runs per service, method, kind and outcome.",
+    "Entrypoint runs per service, method, kind and outcome: ok; rejected, a DomainError "
+    "below 500 (bad input, a locked window: the caller's problem); error, anything else.",
     ["service", "method", "kind", "outcome"],
 )
 SECONDS = Histogram(
@@ -23,6 +32,53 @@ SECONDS = Histogram(
     ["service", "method", "kind"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+OUTBOX_PENDING = Gauge(
+    "cchc_outbox_pending_events",
+    "Events written to this service's outbox and not yet published.",
+    ["service"],
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "cchc_outbox_oldest_pending_seconds",
+    "Age of the oldest unpublished outbox event (0 when none wait).",
+    ["service"],
+)
+# Per campaign with a units' window open now (self_assessment or supplement).
+CAMPAIGN_UNITS = Gauge(
+    "cchc_campaign_units",
+    "Units of a campaign whose window is open, by state: sent (đã gửi) or unsent.",
+    ["campaign_id", "window", "state"],
+)
+WINDOW_LOCKS_AT = Gauge(
+    "cchc_window_locks_at_timestamp_seconds",
+    "Instant (Unix seconds) an open window locks at.",
+    ["campaign_id", "window"],
+)
+NOTIFICATION_DELIVERIES = Counter(
+    "cchc_notification_deliveries",
+    "Notification delivery attempts by channel (email, zalo) and outcome (sent, failed).",
+    ["channel", "outcome"],
+)
+# Every pair exists from the start, so a rate over them is 0, not absent, until the
+# first failure: an alert or a panel on them never reads "no data" as "all is well".
+for _channel in ("email", "zalo"):
+    for _outcome in ("sent", "failed"):
+        NOTIFICATION_DELIVERIES.labels(_channel, _outcome)
+
+
+def record_delivery(channel: str, ok: bool) -> None:
+    """Count one delivery attempt of a notification (notify's senders call it)."""
+    NOTIFICATION_DELIVERIES.labels(channel, "sent" if ok else "failed").inc()
+
+
+def outcome(exc_info: Any) -> str:
+    if not exc_info:
+        return "ok"
+    exc = exc_info[1]
+    if isinstance(exc, DomainError) and exc.status < 500:
+        return "rejected"
+    return "error"
+
 
 _KINDS = ((Rpc, "rpc"), (EventHandler, "event"), (HttpRequestHandler, "http"), (Timer, "timer"))
 
@@ -53,4 +109,4 @@ class EntrypointMetrics(DependencyProvider):
             entrypoint_kind(worker_ctx.entrypoint),
         )
         SECONDS.labels(*labels).observe(time.perf_counter() - started)
-        CALLS.labels(*labels, "error" if exc_info else "ok").inc()
+        CALLS.labels(*labels, outcome(exc_info)).inc()

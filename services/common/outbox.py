@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    func,
     select,
     update,
 )
@@ -66,6 +67,23 @@ def record_event(session: Session, event_type: str, payload: dict[str, Any]) -> 
     return event_id
 
 
+def record_events(session: Session, event_type: str, payloads: list[dict[str, Any]]) -> None:
+    """Many events of one type in the caller's transaction, as one batched INSERT.
+
+    For set-based work (a campaign's 10,000 final results): the same rows as
+    ``record_event`` one by one, without a round trip each.
+    """
+    if not payloads:
+        return
+    now = datetime.now(UTC)
+    rows = []
+    for payload in payloads:
+        event_id = str(uuid.uuid4())
+        rows.append({"event_id": event_id, "event_type": event_type,
+                     "payload": {**payload, "event_id": event_id}, "created_at": now})
+    session.execute(outbox.insert(), rows)
+
+
 def publish_pending(
     session: Session, dispatch: Callable[[str, dict[str, Any]], None], limit: int = 100
 ) -> int:
@@ -91,6 +109,22 @@ def publish_pending(
             )
             sent += 1
     return sent
+
+
+def backlog(session: Session) -> tuple[int, float]:
+    """How many events wait to be published, and the age in seconds of the oldest.
+
+    A growing backlog means the relay cannot reach the broker (or keeps failing):
+    acknowledged facts are safe in the table but nobody hears of them yet.
+    """
+    count, oldest = session.execute(
+        select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
+    ).one()
+    if not count or oldest is None:
+        return 0, 0.0
+    if oldest.tzinfo is None:  # SQLite hands back naive datetimes, stored as UTC
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(count), max(0.0, (datetime.now(UTC) - oldest).total_seconds())
 
 
 def claim_event(session: Session, event_id: str, handler: str) -> bool:

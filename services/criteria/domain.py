@@ -25,7 +25,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 
 EVIDENCE_VALUES = ("required", "optional", "none")
-RULE_KINDS = ("options", "ratio", "range", "deduction")
+RULE_KINDS = ("options", "ratio", "range", "deduction", "survey")
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -48,7 +48,7 @@ XLSX_COLUMNS = (
 
 _CODE_RE = re.compile(r"[1-9][0-9]*(\.[1-9][0-9]*)*")
 _UNIT_TYPE_RE = re.compile(r"[a-z][a-z_]*")
-_CATALOG_KEYS = {"name", "year", "unit_type", "bands", "nodes"}
+_CATALOG_KEYS = {"name", "year", "unit_type", "bands", "nodes", "bonus_max", "penalty_max"}
 _LEAF_ONLY_KEYS = {"rule", "form_allowed"}
 # Real sets name the appraising department and the evidence rule once, on the
 # criterion: a parent may carry these for every node under it; a child's own wins.
@@ -98,7 +98,14 @@ class DeductionRule:
     per_item: Decimal
 
 
-Rule = OptionsRule | RatioRule | RangeRule | DeductionRule
+@dataclass(frozen=True)
+class SurveyRule:
+    """Điểm điều tra xã hội học: entered by the admin from survey results, never by the unit."""
+
+    kind: ClassVar[str] = "survey"
+
+
+Rule = OptionsRule | RatioRule | RangeRule | DeductionRule | SurveyRule
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,9 @@ class Catalog:
     unit_type: str
     bands: tuple[Band, ...]
     nodes: tuple[Node, ...]
+    # Điểm thưởng / điểm trừ: caps of the bonus and penalty points the admin may add.
+    bonus_max: Decimal = Decimal(0)
+    penalty_max: Decimal = Decimal(0)
 
 
 class Result(NamedTuple):
@@ -285,7 +295,9 @@ PROBLEM_MESSAGES = {
     "leaf_field_on_parent": "Tiêu chí có tiêu chí con không mang thuộc tính chấm "
     "điểm / a node with children carries no scoring setting",
     "missing_rule": "Tiêu chí thiếu cách chấm điểm / leaf without a rule",
-    "unknown_rule": "Cách chấm điểm không hợp lệ (options, ratio, range, deduction) / "
+    "bad_cap": "Điểm thưởng / điểm trừ tối đa phải là số không âm / "
+    "bonus_max and penalty_max must be non-negative numbers",
+    "unknown_rule": "Cách chấm điểm không hợp lệ (options, ratio, range, deduction, survey) / "
     "unknown rule kind (options, ratio, range, deduction)",
     "no_options": "Thiếu các mức chấm điểm / no options",
     "bad_option": "Mức chấm điểm cần tên (label) và điểm (score) / "
@@ -372,7 +384,14 @@ class _Parser:
                 self.node(raw, f"nodes[{i}]", parent_code="")
                 for i, raw in enumerate(raw_nodes)
             )
-        return Catalog(name or "", year, unit_type or "", bands, nodes)
+        caps = {}
+        for key in ("bonus_max", "penalty_max"):
+            cap = _to_decimal(data.get(key, 0))
+            if cap is None or cap < 0:
+                self.report("bad_cap", key, data.get(key))
+                cap = Decimal(0)
+            caps[key] = cap
+        return Catalog(name or "", year, unit_type or "", bands, nodes, **caps)
 
     def bands(self, raw: Any) -> tuple[Band, ...]:
         if not isinstance(raw, list) or not raw:
@@ -559,6 +578,8 @@ class _Parser:
 
         if kind == "ratio":
             return RatioRule()
+        if kind == "survey":
+            return SurveyRule()
         if kind == "options":
             return self.options_rule(raw.get("options"), where, maximum)
         if kind == "range":
@@ -673,6 +694,8 @@ def catalog_to_dict(catalog: Catalog) -> dict[str, Any]:
         "unit_type": catalog.unit_type,
         "bands": [{"min": _dec_str(b.min), "label": b.label} for b in catalog.bands],
         "nodes": [_node_to_dict(n) for n in catalog.nodes],
+        "bonus_max": _dec_str(catalog.bonus_max),
+        "penalty_max": _dec_str(catalog.penalty_max),
     }
 
 
@@ -848,6 +871,12 @@ def score_entry(node: Node, inp: Mapping[str, Any]) -> Decimal:
         return _score_range(node, rule, inp)
     if isinstance(rule, DeductionRule):
         return _score_deduction(node, rule, inp)
+    if isinstance(rule, SurveyRule):
+        raise ScoreRejected(
+            "survey_by_admin",
+            f"Tiêu chí {node.code} do Sở Nội vụ chấm từ kết quả điều tra / "
+            f"criterion {node.code} is scored by the admin from survey results",
+        )
     raise ScoreRejected(
         "not_scorable",
         f"Tiêu chí {node.code} không chấm điểm trực tiếp (có tiêu chí con) / "

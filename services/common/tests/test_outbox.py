@@ -1,10 +1,17 @@
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.common.outbox import claim_event, outbox, publish_pending, record_event
+from services.common.outbox import (
+    backlog,
+    claim_event,
+    outbox,
+    publish_pending,
+    record_event,
+)
 from services.conftest import migrated_session
 
 
@@ -55,3 +62,18 @@ def test_claim_is_true_once_per_event_and_handler(session: Session) -> None:
         assert claim_event(session, "e1", "h") is True
         assert claim_event(session, "e1", "h") is False
         assert claim_event(session, "e1", "other") is True
+
+
+def test_backlog_counts_unpublished_events_and_ages_the_oldest(session: Session) -> None:
+    with session.begin():
+        assert backlog(session) == (0, 0.0)
+        record_event(session, "a", {})
+        record_event(session, "b", {})
+        session.execute(outbox.update().where(outbox.c.event_type == "a")
+                        .values(created_at=datetime.now(UTC) - timedelta(minutes=5)))
+    with session.begin():
+        pending, oldest = backlog(session)
+    assert pending == 2 and 299 < oldest < 330
+    publish_pending(session, lambda t, p: None)
+    with session.begin():
+        assert backlog(session) == (0, 0.0)
