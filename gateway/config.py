@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,6 +24,15 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     # Largest evidence file accepted (CCHC_EVIDENCE_MAX_BYTES); past it, 413.
     evidence_max_bytes: int = 20 * 1024 * 1024
+    # Largest body of any other request (JSON, YAML, an XLSX set); past it, 413 before
+    # the route reads it. Multipart bodies get the evidence limit (gateway/guard.py).
+    max_body_bytes: int = 4 * 1024 * 1024
+    # Strict-Transport-Security: "auto" when the request came over TLS (or the ingress
+    # says X-Forwarded-Proto: https), "always", or "never".
+    hsts: Literal["auto", "always", "never"] = "auto"
+    # local: the identity service is the provider and counts failed sign-ins itself;
+    # keycloak: the gateway counts them (Keycloak cannot tell the identity database).
+    identity_provider: Literal["local", "keycloak"] = "local"
 
     # Sign-in: the same OpenID client code against Keycloak or the identity service's
     # own provider, which serves Keycloak's paths on its port (local mode).

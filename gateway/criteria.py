@@ -76,11 +76,28 @@ async def _read_body(request: Request) -> tuple[str, bytes]:
     return kind, data
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load without aliases: a set never needs them, and a 236-byte document of
+    nested aliases ("billion laughs") expands to millions of nodes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not accepted", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def _parse_text(kind: str, data: bytes) -> Any:
     try:
-        # YAML is a superset of JSON; safe_load never builds arbitrary objects.
-        return yaml.safe_load(data.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        # YAML is a superset of JSON; the safe loader never builds arbitrary objects.
+        return yaml.load(data.decode("utf-8"), Loader=_NoAliasLoader)  # noqa: S506
+    except yaml.composer.ComposerError as exc:
+        raise Problem(422, "yaml_alias_refused",
+                      "Không chấp nhận bí danh YAML (*tên) / YAML aliases are not accepted: "
+                      f"{exc.problem}") from None
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+        # RecursionError: thousands of nested brackets.
         raise Problem(422, "unreadable_body",
                       f"Không đọc được nội dung {kind.upper()} / unreadable {kind.upper()}: "
                       f"{type(exc).__name__}") from None

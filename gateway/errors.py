@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from gateway.rpc import RemoteError, RpcTimeout, ServiceUnavailable
 
 PROBLEM = "application/problem+json"
+RETRY_AFTER_SECONDS = 5
 
 
 class Problem(Exception):
@@ -53,10 +54,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceUnavailable)
     async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
-        return problem_response(
+        # A crashed process is restarted within seconds (supervisor locally, the pod
+        # in a cluster): the client may retry after a short wait.
+        response = problem_response(
             503, "service_unavailable",
-            "Dịch vụ tạm thời không sẵn sàng / a service is unavailable",
+            "Dịch vụ tạm thời không sẵn sàng, vui lòng thử lại sau ít giây / "
+            "a service is unavailable, retry in a few seconds",
+            retry_after=RETRY_AFTER_SECONDS,
         )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

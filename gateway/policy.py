@@ -28,6 +28,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.errors import Problem
 from gateway.identity.oidc import InvalidToken, OpenIdClient, ProviderUnavailable
+from services.common.actor import sign_actor
 from services.common.contracts import ROLES
 
 
@@ -50,6 +51,10 @@ class Principal:
             "unit_code": self.unit_code,
             "department_code": self.department_code,
         }
+
+    def signed_actor(self) -> dict[str, Any]:
+        """``as_actor`` signed for privileged RPCs, which check it (services/common/actor.py)."""
+        return sign_actor(self.as_actor())
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Principal:

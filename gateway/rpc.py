@@ -69,12 +69,18 @@ class RemoteError(RpcError):
             return None
 
 
+# How long a service's "is anyone consuming its queue" answer is trusted.
+LISTENERS_TTL = 1.0
+
+
 class RpcClient:
     def __init__(self, amqp_uri: str, timeout: float = 10.0) -> None:
         self.amqp_uri = amqp_uri
         self.timeout = timeout
         self._pending: dict[str, asyncio.Future[Any]] = {}
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self._probe_channel: aio_pika.abc.AbstractChannel | None = None
+        self._listeners: dict[str, tuple[float, int]] = {}
 
     async def connect(self) -> None:
         self._connection = await aio_pika.connect_robust(self.amqp_uri)
@@ -98,6 +104,35 @@ class RpcClient:
     def connected(self) -> bool:
         return self._connection is not None and not self._connection.is_closed
 
+    async def listeners(self, service: str) -> int:
+        """How many processes consume ``rpc-<service>`` (nameko's queue), cached briefly.
+
+        A crashed service leaves its durable queue behind: a call would wait there for
+        the whole timeout. Knowing nobody listens lets the route answer 503 at once.
+        """
+        now = time.monotonic()
+        cached = self._listeners.get(service)
+        if cached is not None and now - cached[0] < LISTENERS_TTL:
+            return cached[1]
+        if not self.connected:
+            raise ServiceUnavailable("the broker is unreachable")
+        count = 0
+        try:
+            if self._probe_channel is None or self._probe_channel.is_closed:
+                self._probe_channel = await self._connection.channel()  # type: ignore[union-attr]
+            # aiormq's own call: aio-pika's robust channel keeps the first declaration
+            # of a name and would answer the first consumer count for ever.
+            raw = await self._probe_channel.get_underlay_channel()
+            declared = await raw.queue_declare(f"rpc-{service}", passive=True)
+            count = declared.consumer_count or 0
+        except aio_pika.exceptions.ChannelClosed:
+            self._probe_channel = None  # no such queue: the service never started
+        except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+            self._probe_channel = None
+            raise ServiceUnavailable(f"the broker is unreachable: {exc}") from exc
+        self._listeners[service] = (now, count)
+        return count
+
     async def call(
         self, service: str, method: str, *args: Any, timeout: float | None = None, **kwargs: Any
     ) -> Any:
@@ -108,6 +143,8 @@ class RpcClient:
         started = time.perf_counter()
         outcome = "ok"
         try:
+            if not await self.listeners(service):
+                raise ServiceUnavailable(f"{service} has no running process")
             message = aio_pika.Message(
                 json.dumps({"args": args, "kwargs": kwargs}).encode(),
                 content_type="application/json",
@@ -126,6 +163,7 @@ class RpcClient:
             try:
                 return await asyncio.wait_for(future, timeout)
             except TimeoutError:
+                self._listeners.pop(service, None)  # it may have just crashed: look again
                 raise RpcTimeout(f"{service}.{method} did not answer in {timeout}s") from None
         except RemoteError:
             outcome = "remote_error"

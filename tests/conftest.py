@@ -12,7 +12,9 @@ import pytest
 from gateway.rpc import RpcClient
 from services.common.contracts import IDENTITY
 from services.evidence.tests.pki import CA, sign
-from tests.system import AMQP, System
+from services.notify.devservers.smtp import DevSmtp
+from services.notify.devservers.zns import DevZns
+from tests.system import AMQP, PORT_OFFSET, System
 
 ADMIN_PASSWORD = "Quan-tri-2026!"
 USER_PASSWORD = "Changed-pass-2026"
@@ -29,11 +31,43 @@ os.environ["CCHC_EVIDENCE_MAX_BYTES"] = str(EVIDENCE_MAX_BYTES)
 
 # Tests rotate keys right after probing made-up kids; the gateway may refetch the
 # realm's keys after a second instead of five. Tokens outlive the longest test run.
-# Prometheus' test (test_prometheus.py) scrapes every second, so gauges follow as fast.
 SYSTEM_ENV = {"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
               "CCHC_ACCESS_TOKEN_SECONDS": "3600",
               "CCHC_REFRESH_TOKEN_SECONDS": "7200",
+              # Notify retries after a second and takes a dead sender's lease back after
+              # five; it sends to the loopback SMTP and ZNS servers below.
+              "CCHC_NOTIFY_RETRY_BASE_SECONDS": "1",
+              "CCHC_NOTIFY_RETRY_CAP_SECONDS": "2",
+              "CCHC_SMTP_TIMEOUT": "1",
+              "CCHC_ZALO_TIMEOUT": "1",
+              "CCHC_NOTIFY_LEASE_SECONDS": "5",
+              "CCHC_NOTIFY_DELIVERY_INTERVAL": "0.2",
+              # Prometheus' test (test_prometheus.py) scrapes every second, so gauges
+              # follow as fast.
               "CCHC_GAUGE_INTERVAL": "1"}
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[DevSmtp]:
+    """The SMTP server notify sends to, on loopback: ``smtp.messages`` is what arrived."""
+    box = DevSmtp("127.0.0.1", 2525 + PORT_OFFSET).start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def zns() -> Iterator[DevZns]:
+    """The ZNS-compatible server notify sends Zalo messages to, on loopback."""
+    server = DevZns("127.0.0.1", 8026 + PORT_OFFSET).start()
+    yield server
+    server.stop()
+
+
+def system_env(smtp: DevSmtp, zns: DevZns) -> dict[str, str]:
+    """SYSTEM_ENV with the loopback SMTP and ZNS servers notify sends to."""
+    return {**SYSTEM_ENV, "CCHC_SMTP_PORT": str(smtp.port),
+            "CCHC_ZALO_API_URL": f"http://127.0.0.1:{zns.port}",
+            "CCHC_ZALO_OAUTH_URL": f"http://127.0.0.1:{zns.port}"}
 
 
 def running(system: System) -> Iterator[System]:
@@ -47,15 +81,15 @@ def running(system: System) -> Iterator[System]:
 
 
 @pytest.fixture(scope="session")
-def system(tmp_path_factory) -> Iterator[System]:
-    yield from running(System(tmp_path_factory.mktemp("system"), extra_env=SYSTEM_ENV))
+def system(tmp_path_factory, smtp: DevSmtp, zns: DevZns) -> Iterator[System]:
+    yield from running(System(tmp_path_factory.mktemp("system"), system_env(smtp, zns)))
 
 
 @pytest.fixture(scope="session")
-def sqlite_system(tmp_path_factory) -> Iterator[System]:
+def sqlite_system(tmp_path_factory, smtp: DevSmtp, zns: DevZns) -> Iterator[System]:
     """The same processes on SQLite files (the `make run` default), started only for the
     tests parametrized over both backends (``BOTH_BACKENDS``)."""
-    yield from running(System(tmp_path_factory.mktemp("system-sqlite"), extra_env=SYSTEM_ENV,
+    yield from running(System(tmp_path_factory.mktemp("system-sqlite"), system_env(smtp, zns),
                               backend="sqlite"))
 
 

@@ -8,6 +8,7 @@ a broker virtual host and ports of its own, so it runs beside the PostgreSQL one
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -15,10 +16,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
 
+from gateway.rpc import RpcClient
 from services.common.contracts import SERVICE_PORTS, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,12 +46,31 @@ def ensure_vhost(amqp_uri: str) -> None:
                     ".*"], capture_output=True)
 
 
+def rpc_call(amqp_uri: str, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    """One RPC from a test, over the gateway's own client, on a broker of its choice."""
+    async def go() -> Any:
+        client = RpcClient(amqp_uri)
+        await client.connect()
+        try:
+            return await client.call(service, method, *args, **kwargs)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
 class System:
     def __init__(self, log_dir: Path, extra_env: dict[str, str] | None = None,
-                 backend: str = "postgresql") -> None:
+                 backend: str = "postgresql", port_shift: int | None = None,
+                 db_prefix: str = DB_PREFIX) -> None:
+        """``port_shift`` and ``db_prefix`` let a test run a further system of its own
+        (tests/test_faults.py) beside the session's, on its own ports and databases."""
         self.log_dir = log_dir
         self.backend = backend
-        offset = PORT_OFFSET + (SQLITE_PORT_SHIFT if backend == "sqlite" else 0)
+        self.db_prefix = db_prefix
+        if port_shift is None:
+            port_shift = SQLITE_PORT_SHIFT if backend == "sqlite" else 0
+        offset = PORT_OFFSET + port_shift
         self.gateway_port = 8000 + offset
         self.base_url = f"http://127.0.0.1:{self.gateway_port}"
         self.amqp = AMQP + "-sqlite" if backend == "sqlite" else AMQP
@@ -59,7 +81,7 @@ class System:
             databases = {f"CCHC_{s.upper()}_DATABASE_URL": f"sqlite:///{self.sqlite_path(s)}"
                          for s in SERVICES}
         else:
-            databases = {"CCHC_DATABASE_URL_TEMPLATE": f"{PG}/{DB_PREFIX}{{service}}"}
+            databases = {"CCHC_DATABASE_URL_TEMPLATE": f"{PG}/{db_prefix}{{service}}"}
         self.env = {
             **env,
             "CCHC_AMQP_URI": self.amqp,
@@ -77,7 +99,7 @@ class System:
         """Where a service's database is, for tests that look inside it."""
         if self.backend == "sqlite":
             return f"sqlite:///{self.sqlite_path(service)}"
-        return f"{PG}/{DB_PREFIX}{service}"
+        return f"{PG}/{self.db_prefix}{service}"
 
     def create_databases(self) -> None:
         if self.backend == "sqlite":
@@ -90,8 +112,9 @@ class System:
         admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             for service in SERVICES:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_PREFIX}{service}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{DB_PREFIX}{service}"'))
+                name = f"{self.db_prefix}{service}"
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
         self._migrate()
 
@@ -136,7 +159,9 @@ class System:
             try:
                 response = httpx.get(f"{self.base_url}/readyz", timeout=5)
                 last = response.json()
-                if response.status_code == 200:
+                # 200 means this gateway can serve; the system is ready when every
+                # service answers too.
+                if response.status_code == 200 and last.get("status") == "ready":
                     return last
             except httpx.HTTPError as exc:
                 last = exc

@@ -203,7 +203,8 @@ def test_every_route_declares_its_access_and_refuses_anonymous_callers(
         assert response.status_code == 401, (method, path, response.status_code)
         assert response.json()["code"] == "unauthenticated"
     public = {(m, p) for m, p, a in operations if a["kind"] == "public"}
-    assert public == {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/refresh")}
+    assert public == {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/refresh"),
+                      ("POST", "/api/v1/auth/logout")}
 
 
 def _problem_body(response: httpx.Response) -> object:

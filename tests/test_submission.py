@@ -6,7 +6,6 @@ will make them; everything else goes through the gateway.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
@@ -20,10 +19,10 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from gateway.rpc import RpcClient
 from services.common.contracts import SUBMISSION
 from tests.conftest import BOTH_BACKENDS
 from tests.system import AMQP, System
+from tests.system import rpc_call as system_rpc_call
 
 VN = timezone(timedelta(hours=7))
 
@@ -62,15 +61,7 @@ RUSH = {
 
 
 def rpc_call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
-    async def go() -> Any:
-        client = RpcClient(AMQP)
-        await client.connect()
-        try:
-            return await client.call(service, method, *args, **kwargs)
-        finally:
-            await client.close()
-
-    return asyncio.run(go())
+    return system_rpc_call(AMQP, service, method, *args, **kwargs)
 
 
 @pytest.fixture

@@ -102,3 +102,7 @@ class OpenIdClient:
 
     async def refresh_grant(self, refresh_token: str) -> dict[str, Any]:
         return await self.keycloak.a_refresh_token(refresh_token)
+
+    async def logout(self, refresh_token: str) -> None:
+        """Keycloak's logout endpoint (the local provider serves it too): 204, or raises."""
+        await self.keycloak.a_logout(refresh_token)

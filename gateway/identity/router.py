@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from keycloak.exceptions import KeycloakAuthenticationError, KeycloakError, KeycloakPostError
 
+from gateway.config import get_settings
 from gateway.deps import rpc
 from gateway.errors import Problem, problem_response
 from gateway.identity.oidc import InvalidToken, OpenIdClient
@@ -86,16 +87,25 @@ async def _sign_in(
     locked = await _gate(rpc_, username)
     if locked is not None:
         return locked
+    # The local provider counts every password it checks itself (its token endpoint
+    # has no side door); Keycloak's failures are counted here, for every replica.
+    counted_by_provider = get_settings().identity_provider == "local"
     try:
         tokens = await client.password_grant(username, password)
     except (KeycloakAuthenticationError, KeycloakPostError):
-        outcome = await rpc_.call(IDENTITY, "record_sign_in", username, False, ip, reason)
-        if outcome["locked"]:
-            return _locked_response(int(outcome["retry_after"]))
+        if counted_by_provider:
+            locked = await _gate(rpc_, username)
+            if locked is not None:
+                return locked
+        else:
+            outcome = await rpc_.call(IDENTITY, "record_sign_in", username, False, ip, reason)
+            if outcome["locked"]:
+                return _locked_response(int(outcome["retry_after"]))
         raise Problem(401, "invalid_credentials", _BAD_CREDENTIALS) from None
     except KeycloakError:
         raise _provider_down() from None
-    await rpc_.call(IDENTITY, "record_sign_in", username, True, ip)
+    if not counted_by_provider:
+        await rpc_.call(IDENTITY, "record_sign_in", username, True, ip)
     return tokens
 
 
@@ -145,6 +155,24 @@ async def refresh(body: RefreshIn, client: OpenIdClient = Depends(openid)) -> To
                       "refresh token invalid or expired") from None
     except KeycloakError:
         raise _provider_down() from None
+
+
+@router.post(
+    "/auth/logout", status_code=204, dependencies=[Depends(public)],
+    summary="Sign out: the session of this refresh token ends, its tokens stop refreshing",
+    responses={401: {"description": "the refresh token is not one of ours"}},
+)
+async def logout(body: RefreshIn, client: OpenIdClient = Depends(openid)) -> Response:
+    # Public like refresh: the refresh token is the credential, and an expired access
+    # token must not keep anyone from ending their session.
+    try:
+        await client.logout(body.refresh_token)
+    except (KeycloakAuthenticationError, KeycloakPostError):
+        raise Problem(401, "invalid_refresh_token",
+                      "Phiên đăng nhập không hợp lệ / refresh token invalid") from None
+    except KeycloakError:
+        raise _provider_down() from None
+    return Response(status_code=204)
 
 
 @router.post(
@@ -210,7 +238,7 @@ async def create_users(
     principal: Principal = Depends(require_roles("admin")),
     rpc_: RpcClient = Depends(rpc),
 ) -> Any:
-    actor, ip = principal.as_actor(), _ip(request)
+    actor, ip = principal.signed_actor(), _ip(request)
     if isinstance(body, list):
         return await rpc_.call(IDENTITY, "create_users", [u.model_dump() for u in body],
                                actor=actor, ip=ip, timeout=BULK_TIMEOUT)
@@ -249,7 +277,7 @@ async def set_roles(
     principal: Principal = Depends(require_roles("admin")), rpc_: RpcClient = Depends(rpc),
 ) -> dict[str, Any]:
     return await rpc_.call(IDENTITY, "set_roles", username, list(body.roles),
-                           actor=principal.as_actor(), ip=_ip(request))
+                           actor=principal.signed_actor(), ip=_ip(request))
 
 
 @router.get("/audit", response_model=list[AuditEntry],

@@ -19,7 +19,7 @@ class WindowBody(BaseModel):
 
 
 class NewWindowBody(WindowBody):
-    kind: Literal["supplement", "appraisal"]
+    kind: Literal["supplement", "appraisal", "final_appraisal"]
 
 
 class CampaignBody(BaseModel):
@@ -27,7 +27,8 @@ class CampaignBody(BaseModel):
     year: int = Field(ge=2000, le=2100)
     catalog_id: int = Field(ge=1, le=2_147_483_647)
     unit_codes: list[str] = Field(min_length=1)
-    windows: dict[Literal["self_assessment", "appraisal", "supplement"], WindowBody]
+    windows: dict[Literal["self_assessment", "appraisal", "supplement", "final_appraisal"],
+                  WindowBody]
     data_cutoff_date: date | None = Field(
         default=None, examples=["2025-11-20"],
         description="ngày chốt số liệu: documents dated after it do not count")

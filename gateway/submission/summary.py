@@ -39,17 +39,26 @@ def nfc(value: Any) -> str:
     return _ILLEGAL.sub("", unicodedata.normalize("NFC", "" if value is None else str(value)))
 
 
+_DECIMAL = re.compile(r"^-?\d+\.\d+$")
+
+
+def vn_number(value: Any) -> str:
+    """A score as a Vietnamese page writes it: the decimal comma (``0.25`` → ``0,25``)."""
+    text = nfc(value)
+    return text.replace(".", ",") if _DECIMAL.match(text) else text
+
+
 def _score(row: dict[str, Any]) -> str:
-    return "Không áp dụng" if row.get("not_applicable") else nfc(row.get("score"))
+    return "Không áp dụng" if row.get("not_applicable") else vn_number(row.get("score"))
 
 
 def _shown_time(value: Any) -> str:
-    """``2025-10-05T16:59:00+07:00`` as a person reads it: ``16:59 05/10/2025 (+07:00)``."""
+    """``2025-10-05T16:59:00+07:00`` as the pages show it: ``05/10/2025 16:59 (+07:00)``."""
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         return nfc(value)
-    return moment.strftime("%H:%M %d/%m/%Y (%z)").replace("(+0700)", "(+07:00)")
+    return moment.strftime("%d/%m/%Y %H:%M (%z)").replace("(+0700)", "(+07:00)")
 
 
 def _register_fonts() -> tuple[str, str]:
@@ -98,12 +107,14 @@ def render_pdf(data: dict[str, Any]) -> bytes:
     for row in data.get("rows", []):
         style = body if row.get("is_leaf") else strong
         rows.append([
-            p(row.get("code"), style), p(row.get("title"), style), p(row.get("max"), style),
+            p(row.get("code"), style), p(row.get("title"), style),
+            p(vn_number(row.get("max")), style),
             p(_score(row), style), p(row.get("explanation")),
             p("\n".join(nfc(name) for name in row.get("evidence") or [])),
         ])
     for label, value in _totals(data):
-        rows.append([p(""), p(label, strong), p(""), p(value, strong), p(""), p("")])
+        rows.append([p(""), p(label, strong), p(""), p(vn_number(value), strong), p(""),
+                     p("")])
     widths = [18 * mm, 78 * mm, 18 * mm, 22 * mm, 70 * mm, 58 * mm]
     table = Table(rows, colWidths=widths, repeatRows=1)
     table.setStyle(TableStyle([

@@ -21,3 +21,4 @@ def test_every_integer_path_parameter_is_an_id_with_bounds() -> None:
                     unbounded.append(f"{method.upper()} {path} {parameter['name']}")
     assert seen >= 10
     assert unbounded == []
+

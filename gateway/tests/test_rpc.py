@@ -1,5 +1,6 @@
 """The async RPC client against the real broker, without any service running."""
 
+import asyncio
 import uuid
 
 import aio_pika
@@ -8,6 +9,16 @@ import pytest
 from gateway.rpc import RPC_EXCHANGE, RpcClient, RpcTimeout, ServiceUnavailable
 
 pytestmark = pytest.mark.anyio
+
+
+async def _rpc_queue(channel: aio_pika.abc.AbstractChannel, service: str,
+                     auto_delete: bool = False) -> aio_pika.abc.AbstractQueue:
+    """The queue nameko declares for ``service``, bound as nameko binds it."""
+    exchange = await channel.declare_exchange(RPC_EXCHANGE, aio_pika.ExchangeType.TOPIC,
+                                              durable=True)
+    queue = await channel.declare_queue(f"rpc-{service}", auto_delete=auto_delete)
+    await queue.bind(exchange, routing_key=f"{service}.*")
+    return queue
 
 
 async def test_a_service_nobody_declared_is_unavailable_at_once(amqp_uri: str) -> None:
@@ -21,21 +32,52 @@ async def test_a_service_nobody_declared_is_unavailable_at_once(amqp_uri: str) -
 
 
 async def test_a_silent_service_times_out_and_its_request_expires(amqp_uri: str) -> None:
-    """A queue with no consumer: the caller gives up, and the request is not left behind."""
+    """A process that takes requests and never answers: the caller gives up, and the
+    requests it left behind are not run later."""
     service = f"silent{uuid.uuid4().hex[:6]}"
     conn = await aio_pika.connect(amqp_uri)
     channel = await conn.channel()
-    exchange = await channel.declare_exchange(RPC_EXCHANGE, aio_pika.ExchangeType.TOPIC,
-                                              durable=True)
-    queue = await channel.declare_queue(f"rpc-{service}", auto_delete=False)
-    await queue.bind(exchange, routing_key=f"{service}.*")
+    await channel.set_qos(prefetch_count=1)
+    queue = await _rpc_queue(channel, service)
+    held: list[aio_pika.abc.AbstractIncomingMessage] = []
+    async def hold(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        held.append(message)  # taken, never acked nor answered
+
+    tag = await queue.consume(hold)
     client = RpcClient(amqp_uri)
     await client.connect()
     try:
-        with pytest.raises(RpcTimeout):
-            await client.call(service, "health", timeout=0.3)
-        # The broker drops an expired message when it reaches the head of the queue.
+        for _ in range(2):
+            with pytest.raises(RpcTimeout):
+                await client.call(service, "health", timeout=0.3)
+        await queue.cancel(tag)
+        await channel.close()
+        channel = await conn.channel()
+        queue = await channel.declare_queue(f"rpc-{service}", passive=True)
+        # The broker drops expired messages when they reach the head of the queue.
         assert await queue.get(fail=False) is None
+    finally:
+        await client.close()
+        await queue.delete(if_unused=False, if_empty=False)
+        await conn.close()
+
+
+async def test_a_service_with_no_process_is_unavailable_at_once(amqp_uri: str) -> None:
+    """Its durable queue outlives a crashed process: nobody listens, 503 without waiting."""
+    service = f"gone{uuid.uuid4().hex[:6]}"
+    conn = await aio_pika.connect(amqp_uri)
+    channel = await conn.channel()
+    queue = await _rpc_queue(channel, service)
+    client = RpcClient(amqp_uri)
+    await client.connect()
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ServiceUnavailable):
+            await client.call(service, "health", timeout=5)
+        with pytest.raises(ServiceUnavailable):
+            await client.call(f"never{service}", "health", timeout=5)
+        assert asyncio.get_running_loop().time() - started < 1
+        assert await queue.get(fail=False) is None  # nothing was sent to wait there
     finally:
         await client.close()
         await queue.delete(if_unused=False, if_empty=False)

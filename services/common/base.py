@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+from typing import Any
 
+import kombu.exceptions
+import nameko.rpc
 from nameko.events import EventDispatcher
 from nameko.exceptions import get_module_path
 from nameko.exceptions import registry as exception_registry
@@ -24,6 +28,33 @@ from services.common.outbox import backlog, publish_pending
 # submission lock's window_locked) reaches our caller as itself, with its code, status
 # and extras, rather than as nameko's opaque RemoteError, which would be a 500.
 exception_registry[get_module_path(DomainError)] = DomainError
+
+log = logging.getLogger(__name__)
+
+
+class _Responder(nameko.rpc.Responder):
+    """An RPC reply that cannot be sent because the broker is gone is dropped, not fatal.
+
+    nameko kills the whole container when sending a reply fails, so a broker restart
+    took down every service busy at that moment, and they stayed down. The caller's
+    reply queue died with the broker anyway: nobody waits for this answer. The work
+    itself has committed; the client retries with its Idempotency-Key and gets the
+    stored answer. The request, not acked on the dead channel, is redelivered by the
+    broker if it kept it and replayed the same way.
+    """
+
+    def send_response(self, result: Any, exc_info: Any) -> Any:
+        try:
+            return super().send_response(result, exc_info)
+        except (kombu.exceptions.OperationalError, ConnectionError, OSError) as exc:
+            log.warning("reply to %s dropped, the broker is unreachable: %s",
+                        self.message.properties.get("reply_to"), exc)
+            return result, exc_info
+
+
+# RpcConsumer.handle_result builds its Responder from this module attribute: every
+# service that imports this base gets the patient one.
+nameko.rpc.Responder = _Responder  # type: ignore[misc]
 
 
 class ServiceBase:

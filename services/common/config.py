@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,6 +30,11 @@ class Settings(BaseSettings):
     # Seconds between measurements of the gauges the alert rules read (outbox backlog,
     # units sent before a lock); well under Prometheus' scrape interval.
     gauge_interval: float = 10.0
+    # development: the local defaults (no client secret, unencrypted keys, a known
+    # actor key) are allowed; production refuses to start without real secrets.
+    env: Literal["development", "production"] = "development"
+    # HMAC key the gateway signs actors with and services check (services/common/actor.py).
+    actor_secret: str | None = None
 
 
 def settings() -> Settings:

@@ -77,6 +77,7 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       DomainError "catalog_invalid" with extra {"problems": [{code, node, message}]}
 #   list_catalogs() -> list[{id, name, year, unit_type, version, in_use}]
 #   get_catalog(catalog_id: int) -> {id, name, year, unit_type, version, in_use, bands,
+#       bonus_max, penalty_max (caps of bonus / penalty points, "0" when the set has none),
 #       nodes: [{code, title, max, rule, evidence, not_applicable_allowed, appraised_by,
 #                form_allowed, children: [...]}]}
 #   use_catalog(catalog_id: int) -> None      # a campaign uses it: immutable from now on
@@ -123,6 +124,8 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       "score_missing" with extra {"reasons": [...]}
 #   attach_evidence(assessment_id, code, evidence: {id, name, sha256?, checks?, doc_number?,
 #       doc_date?, title?, section?}, actor) -> entry + totals   (precheck reads them)
+#   check_writable(assessment_id, code, actor) -> None: raises what a write would
+#       (403, 404, 423) without writing; evidence asks it before a signature check
 #   detach_evidence(assessment_id, code, evidence_id, actor) -> entry + totals
 #       (called by the evidence service; same scope and lock as a save)
 #   submit(assessment_id, data: {signed_summary: {ref, filename, sha256, size},
@@ -184,15 +187,81 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #                                          signing_time, changed_after_signing, coverage,
 #                                          modification_level, summary}]},
 #                flags: [{code: doc_number_letter_suffix|doc_date_outside_year, detail}]}}
-#   evidence calls: submission.get_assessment_by_id(assessment_id, actor) (campaign_id,
+#   evidence calls: submission.check_writable(assessment_id, code, actor) before checking
+#       a PDF, submission.get_assessment_by_id(assessment_id, actor) (campaign_id,
 #       entries' codes; the caller's right to see it), submission.get_campaign(campaign_id)
 #       (year, catalog_id), criteria.get_catalog(catalog_id) (form_allowed),
 #       submission.attach_evidence(assessment_id, code, {id, name, sha256, checks}, actor),
 #       submission.detach_evidence(assessment_id, code, evidence_id, actor)
 #
-# notify:
-#   list_notifications(recipient: str | None) -> list[{id, channel, recipient, subject,
-#                                                      body, status, created_at}]
+#   pending_units(campaign_id, kind="self_assessment") -> list[{assessment_id, unit_code,
+#       unit_name, status, incomplete: [{code, title, assignee}]}]: units that have not
+#       sent in that window (supplement: only returned criteria count); notify's reminders
+# submission, round 2 (services/submission/rounds.py):
+#   supplement_entry(assessment_id, code, data: {explanation, proposed_score?}, actor)
+#       -> {code, explanation, proposed_score, updated_at, updated_by, status, version,
+#           problems}   # the unit, returned criteria only, in the supplement window:
+#       423 "not_returned" / "window_locked" / "assessment_submitted", 422 "score_rejected"
+#       (proposed score outside [0, max]), "explanation_missing"
+#   round_two(assessment_id, actor) -> {code: {code, explanation, proposed_score,
+#       updated_at, updated_by}}
+#
+# appraisal (scores as decimal strings; the council's windows appraisal/final_appraisal
+# lock at their instant, judged in appraisal's transaction by its database clock: 423):
+#   queue(campaign_id, actor, unit=None, status=None) -> list[queue_item]   # the actor's
+#       department's criteria of every unit that sent; status pending | appraised |
+#       needs_supplement | returned
+#   queue_item = {assessment_id, unit_code, unit_name, code, title, max, rule, appraised_by,
+#       self_score, not_applicable, explanation, evidence, problems (precheck's),
+#       predicted_score, status, version, round1: {score, reason, needs_supplement, by, at},
+#       returned, round2: {explanation, new_evidence, proposed_score, score, reason, by, at},
+#       survey_score}
+#   appraise(assessment_id, code, body: {round, score, reason, needs_supplement}, actor)
+#       -> queue_item; 403 "other_department", 422 "score_rejected" | "reason_required",
+#       409 "round_closed" | "not_returned" | "assessment_finalized", 423
+#   return_criteria(assessment_id, actor) -> {assessment_id, status, round, items}  # admin;
+#       calls submission.return_entries; 409 "nothing_flagged" | "not_returnable"
+#   assessment_view(assessment_id, actor) -> council: result + entries (queue_items);
+#       the unit: {assessment_id, status, round, published, entries: [{code, title, returned,
+#       red, reason, round1, round2}], result, adjustments}
+#   history(assessment_id, actor) -> list[{id, code, action, actor, at, before, after}]
+#   comments(assessment_id, code, actor) -> list[{id, code, author, side, text, created_at}]
+#   add_comment(assessment_id, code, {text}, actor) -> comment     # 403 "forbidden_comment"
+#   set_survey(campaign_id, {unit_code: {code: score}}, actor) -> {saved}  # admin;
+#       422 "not_survey" | "unknown_units", 409 "results_published" | "assessment_finalized"
+#   set_adjustments(assessment_id, [{kind: bonus|penalty, points, reason}], actor)
+#       -> {assessment_id, items, bonus, penalty}    # 422 "adjustment_over_cap"
+#   finalize(assessment_id, actor) -> result; finalize_campaign(campaign_id, actor)
+#       -> {campaign_id, finalized}      # 422 "appraisal_incomplete" {missing}
+#   publish(campaign_id, actor) -> {campaign_id, published_at, published_by, units}
+#       # 409 "not_finalized" {unit_codes}; publishing again changes nothing
+#   results(campaign_id, actor) -> {campaign, results: [{assessment_id, unit_code, unit_name,
+#       unit_type, total, max, index, classification, rank, ranked, bonus, penalty,
+#       proposed_classification, finalized_at}]}   # 403 "results_not_published" before
+#       publication for anyone but admin and appraisers
+#   criteria_report(campaign_id, actor) -> {campaign_id, name, year, basis, rows: [{code,
+#       title, kind, max, units, mean, min, max_score, full_score_units, returned_units}]}
+#   trend(unit_code, actor) -> {unit_code, years: [{year, campaign_id, campaign_name, index,
+#       total, max, classification, rank, fields: [{code, title, score, max}]}]}
+#   deductions(assessment_id, actor) -> {campaign, unit_code, unit_name, rows: [{code, title,
+#       max, self_score, round1_score, round1_reason, returned, round2_explanation,
+#       round2_evidence, proposed_score, final_score}], totals, lost, adjustments, result}
+#   appraisal listens to submission.assessment_submitted / assessment_withdrawn /
+#   window_opened and calls submission.get_campaign, get_assessment_by_id, precheck,
+#   round_two, return_entries and criteria.get_catalog.
+#
+# notify (usernames as identity stores them; notify keeps its own inbox per person):
+#   inbox(username, limit=50, before_id=None) -> list[{id, kind, title, body, created_at,
+#       created_at_display, read_at, deliveries: [{channel: email|zalo, to, status:
+#       queued|sent|delivered|failed, attempts, last_error, sent_at}]}]   newest first
+#   mark_read(username, notification_id) -> {id, read_at}; 404 not_found (also someone
+#       else's)
+#   get_preferences(username) -> {email: bool, zalo: bool, always_sent: [kind]}
+#   set_preferences(username, {email?: bool, zalo?: bool}) -> same; 422 invalid_input
+#   notify calls: identity.list_users (leaders, appraisers, a unit's people),
+#       submission.get_campaign, submission.get_assessment_by_id (as a system actor
+#       with the admin role, for the assignees of returned criteria),
+#       submission.pending_units (at each reminder instant)
 
 # The summary to sign carries "cchc-summary:<assessment id>:<digest>" (its PDF's
 # Keywords and the footer's text), where digest is submission.summary's "digest" (the

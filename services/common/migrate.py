@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 
 from services.common.config import database_url
 from services.common.contracts import SERVICES
@@ -49,8 +50,21 @@ def run_env(target_metadata: Sequence[MetaData]) -> None:
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas start together and each init container migrates: the first
+                # takes the lock, the others wait for its commit and then find the
+                # version current. Alembic reads the version after this, inside the
+                # same transaction, and PostgreSQL's DDL is transactional.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": lock_key(connection.engine.url.database or "")})
             context.run_migrations()
     engine.dispose()
+
+
+def lock_key(database: str) -> int:
+    """A stable 63-bit advisory lock key per database (one per service's database)."""
+    digest = hashlib.sha256(f"cchc-migrate:{database}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def main(argv: Sequence[str]) -> None:

@@ -67,6 +67,23 @@ def record_event(session: Session, event_type: str, payload: dict[str, Any]) -> 
     return event_id
 
 
+def record_events(session: Session, event_type: str, payloads: list[dict[str, Any]]) -> None:
+    """Many events of one type in the caller's transaction, as one batched INSERT.
+
+    For set-based work (a campaign's 10,000 final results): the same rows as
+    ``record_event`` one by one, without a round trip each.
+    """
+    if not payloads:
+        return
+    now = datetime.now(UTC)
+    rows = []
+    for payload in payloads:
+        event_id = str(uuid.uuid4())
+        rows.append({"event_id": event_id, "event_type": event_type,
+                     "payload": {**payload, "event_id": event_id}, "created_at": now})
+    session.execute(outbox.insert(), rows)
+
+
 def publish_pending(
     session: Session, dispatch: Callable[[str, dict[str, Any]], None], limit: int = 100
 ) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -24,7 +25,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 
 EVIDENCE_VALUES = ("required", "optional", "none")
-RULE_KINDS = ("options", "ratio", "range", "deduction")
+RULE_KINDS = ("options", "ratio", "range", "deduction", "survey")
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -47,7 +48,7 @@ XLSX_COLUMNS = (
 
 _CODE_RE = re.compile(r"[1-9][0-9]*(\.[1-9][0-9]*)*")
 _UNIT_TYPE_RE = re.compile(r"[a-z][a-z_]*")
-_CATALOG_KEYS = {"name", "year", "unit_type", "bands", "nodes"}
+_CATALOG_KEYS = {"name", "year", "unit_type", "bands", "nodes", "bonus_max", "penalty_max"}
 _LEAF_ONLY_KEYS = {"rule", "form_allowed"}
 # Real sets name the appraising department and the evidence rule once, on the
 # criterion: a parent may carry these for every node under it; a child's own wins.
@@ -97,7 +98,14 @@ class DeductionRule:
     per_item: Decimal
 
 
-Rule = OptionsRule | RatioRule | RangeRule | DeductionRule
+@dataclass(frozen=True)
+class SurveyRule:
+    """Điểm điều tra xã hội học: entered by the admin from survey results, never by the unit."""
+
+    kind: ClassVar[str] = "survey"
+
+
+Rule = OptionsRule | RatioRule | RangeRule | DeductionRule | SurveyRule
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,9 @@ class Catalog:
     unit_type: str
     bands: tuple[Band, ...]
     nodes: tuple[Node, ...]
+    # Điểm thưởng / điểm trừ: caps of the bonus and penalty points the admin may add.
+    bonus_max: Decimal = Decimal(0)
+    penalty_max: Decimal = Decimal(0)
 
 
 class Result(NamedTuple):
@@ -284,7 +295,9 @@ PROBLEM_MESSAGES = {
     "leaf_field_on_parent": "Tiêu chí có tiêu chí con không mang thuộc tính chấm "
     "điểm / a node with children carries no scoring setting",
     "missing_rule": "Tiêu chí thiếu cách chấm điểm / leaf without a rule",
-    "unknown_rule": "Cách chấm điểm không hợp lệ (options, ratio, range, deduction) / "
+    "bad_cap": "Điểm thưởng / điểm trừ tối đa phải là số không âm / "
+    "bonus_max and penalty_max must be non-negative numbers",
+    "unknown_rule": "Cách chấm điểm không hợp lệ (options, ratio, range, deduction, survey) / "
     "unknown rule kind (options, ratio, range, deduction)",
     "no_options": "Thiếu các mức chấm điểm / no options",
     "bad_option": "Mức chấm điểm cần tên (label) và điểm (score) / "
@@ -303,6 +316,7 @@ PROBLEM_MESSAGES = {
     "bad_appraised_by": "Mã cơ quan thẩm định không hợp lệ / "
     "invalid appraising department code",
     "bad_xlsx": "Tệp không phải Excel hợp lệ / not a valid XLSX file",
+    "xlsx_too_large": "Tệp Excel giải nén quá lớn / the XLSX unpacks past the limit",
     "missing_sheet": f"Thiếu sheet {CRITERIA_SHEET!r} hoặc {META_SHEET!r} / "
     f"missing sheet {CRITERIA_SHEET!r} or {META_SHEET!r}",
     "missing_column": "Thiếu cột / missing column",
@@ -370,7 +384,14 @@ class _Parser:
                 self.node(raw, f"nodes[{i}]", parent_code="")
                 for i, raw in enumerate(raw_nodes)
             )
-        return Catalog(name or "", year, unit_type or "", bands, nodes)
+        caps = {}
+        for key in ("bonus_max", "penalty_max"):
+            cap = _to_decimal(data.get(key, 0))
+            if cap is None or cap < 0:
+                self.report("bad_cap", key, data.get(key))
+                cap = Decimal(0)
+            caps[key] = cap
+        return Catalog(name or "", year, unit_type or "", bands, nodes, **caps)
 
     def bands(self, raw: Any) -> tuple[Band, ...]:
         if not isinstance(raw, list) or not raw:
@@ -557,6 +578,8 @@ class _Parser:
 
         if kind == "ratio":
             return RatioRule()
+        if kind == "survey":
+            return SurveyRule()
         if kind == "options":
             return self.options_rule(raw.get("options"), where, maximum)
         if kind == "range":
@@ -671,6 +694,8 @@ def catalog_to_dict(catalog: Catalog) -> dict[str, Any]:
         "unit_type": catalog.unit_type,
         "bands": [{"min": _dec_str(b.min), "label": b.label} for b in catalog.bands],
         "nodes": [_node_to_dict(n) for n in catalog.nodes],
+        "bonus_max": _dec_str(catalog.bonus_max),
+        "penalty_max": _dec_str(catalog.penalty_max),
     }
 
 
@@ -846,6 +871,12 @@ def score_entry(node: Node, inp: Mapping[str, Any]) -> Decimal:
         return _score_range(node, rule, inp)
     if isinstance(rule, DeductionRule):
         return _score_deduction(node, rule, inp)
+    if isinstance(rule, SurveyRule):
+        raise ScoreRejected(
+            "survey_by_admin",
+            f"Tiêu chí {node.code} do Sở Nội vụ chấm từ kết quả điều tra / "
+            f"criterion {node.code} is scored by the admin from survey results",
+        )
     raise ScoreRejected(
         "not_scorable",
         f"Tiêu chí {node.code} không chấm điểm trực tiếp (có tiêu chí con) / "
@@ -1093,12 +1124,36 @@ def _row_to_node(row: Mapping[str, Any]) -> dict[str, Any]:
     return node
 
 
+# An XLSX is a zip: a 2 MB upload can unpack to gigabytes (shared strings are read
+# whole into memory). A real criteria set unpacks to well under a megabyte.
+XLSX_MAX_UNPACKED_BYTES = 32 * 1024 * 1024
+XLSX_MAX_MEMBERS = 256
+
+
+def _refuse_zip_bomb(data: bytes) -> None:
+    """Refuses a workbook whose parts would unpack past the caps, before reading any.
+
+    ``zipfile`` never yields more than a member's declared size (a member that unpacks
+    to more fails its check), so the declared sizes are a safe bound.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise CatalogInvalid([_problem("bad_xlsx", "", type(exc).__name__)]) from exc
+    unpacked = sum(m.file_size for m in members)
+    if len(members) > XLSX_MAX_MEMBERS or unpacked > XLSX_MAX_UNPACKED_BYTES:
+        raise CatalogInvalid([_problem("xlsx_too_large", "",
+                                       f"{len(members)} parts, {unpacked} bytes unpacked")])
+
+
 def catalog_from_xlsx(data: bytes) -> Catalog:
     """Nhập bộ tiêu chí từ Excel, as written by `catalog_to_xlsx`.
 
     The tree is rebuilt from the codes (2.3 goes under 2), rows in any order; the
     same validation as `parse_catalog` applies and every problem is listed.
     """
+    _refuse_zip_bomb(data)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # any malformed upload is bad input, never a crash

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import eventlet
+import eventlet.semaphore
 from eventlet.green import subprocess
 from nameko.extensions import DependencyProvider
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.config import settings
+from services.common.errors import DomainError
 from services.evidence.signatures import UNREADABLE
 from services.evidence.storage import ObjectStore, object_key, open_store
 
@@ -27,18 +32,56 @@ class CheckSettings(BaseSettings):
     trust_roots: Path | None = None
     # Seconds one PDF may take; below the gateway's RPC timeout (CCHC_RPC_TIMEOUT).
     check_timeout: float = 6.0
+    # Address space of one checking child (a crafted PDF's object streams can ask for
+    # gigabytes); past it the child fails and the file is reported unreadable.
+    check_memory_bytes: int = 768 * 1024 * 1024
+    # Children checking at once in this process (each is a CPU-bound Python); more
+    # callers wait for a slot, and past the check timeout get 503 check_busy.
+    check_concurrency: int = max(1, os.cpu_count() or 1)
 
 
-def check_in_subprocess(path: Path, trust_roots: Path | None, timeout: float) -> dict[str, Any]:
+_slots: dict[int, eventlet.semaphore.Semaphore] = {}
+
+
+def _slot(concurrency: int) -> eventlet.semaphore.Semaphore:
+    return _slots.setdefault(concurrency, eventlet.semaphore.Semaphore(concurrency))
+
+
+def _memory_limit(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # runs in the child between fork and exec
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return apply
+
+
+def check_in_subprocess(path: Path, trust_roots: Path | None, timeout: float,
+                        memory_bytes: int | None = None,
+                        concurrency: int | None = None) -> dict[str, Any]:
     """``signatures.check_pdf`` in a child process, killed past ``timeout``.
 
     pyhanko's tokenizer reads byte by byte in Python: a crafted 20 MB file keeps it busy
-    for a minute, holding the GIL. A child process has a hard time limit, holds no lock
-    of ours, and costs half a second of start-up, paid once per content (dedup).
+    for a minute, holding the GIL. A child process has a hard time limit and a memory
+    limit, holds no lock of ours, and costs half a second of start-up, paid once per
+    content (dedup). At most ``concurrency`` run at once.
     """
+    cfg = CheckSettings()
+    memory_bytes = memory_bytes or cfg.check_memory_bytes
+    slot = _slot(concurrency or cfg.check_concurrency)
+    if not slot.acquire(timeout=timeout):
+        raise DomainError("check_busy",
+                          "Đang kiểm tra nhiều tệp, vui lòng thử lại sau ít giây / "
+                          "too many signature checks at once, retry in a few seconds", 503)
+    try:
+        return _run_check(path, trust_roots, timeout, memory_bytes)
+    finally:
+        slot.release()
+
+
+def _run_check(path: Path, trust_roots: Path | None, timeout: float,
+               memory_bytes: int) -> dict[str, Any]:
     argv = [sys.executable, "-m", "services.evidence.signatures", str(path),
             str(trust_roots or "")]
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=_memory_limit(memory_bytes))  # noqa: PLW1509
     # eventlet's Timeout rather than communicate(timeout=): the green module raises its
     # own copy of TimeoutExpired, which no import of ours can name.
     try:

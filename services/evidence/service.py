@@ -90,6 +90,9 @@ class Service(ServiceBase):
             context = self._criterion_context(assessment_id, code, who.model_dump())
             if not domain.type_accepted(stored.kind, context["form_allowed"]):
                 raise _refused_type(stored.kind)
+            # The write check before the signature check: unassigned staff or an upload
+            # after the lock must not cost a child process.
+            self.submission.check_writable(assessment_id, code, who.model_dump())
         except DomainError:
             self._forget_if_unused(stored.sha256)
             raise

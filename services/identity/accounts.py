@@ -19,6 +19,7 @@ from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
 from nameko.extensions import DependencyProvider
 
+from services.common.actor import actor_secret
 from services.common.contracts import ROLES
 from services.common.errors import DomainError
 from services.identity.config import IdentitySettings, identity_settings
@@ -159,6 +160,11 @@ class Accounts(DependencyProvider):
 
     def setup(self) -> None:
         self.settings = identity_settings()
+        # Outside development the service does not start on development defaults.
+        problems = self.settings.production_problems()
+        if problems:
+            raise RuntimeError("identity refuses to start: " + "; ".join(problems))
+        actor_secret()
         self._store: AccountStore | None = None
 
     def get_dependency(self, worker_ctx: Any) -> AccountStore:

@@ -33,9 +33,29 @@ class IdentitySettings(BaseSettings):
     access_token_seconds: int = 900
     refresh_token_seconds: int = 1800
 
+    # CCHC_ENV: outside development a client secret and an encrypted signing key are
+    # required, and the service refuses to start without them.
+    env: Literal["development", "production"] = "development"
+
     lockout_failures: int = 5
     lockout_window_seconds: int = 900
     lockout_seconds: int = 900
+
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
+
+    def production_problems(self) -> list[str]:
+        """What is missing for this configuration to run outside development."""
+        if self.development:
+            return []
+        problems = []
+        if self.keycloak_client_secret is None:
+            problems.append("CCHC_KEYCLOAK_CLIENT_SECRET is required")
+        if self.identity_provider == "local" and not self.signing_key_passphrase:
+            problems.append("CCHC_SIGNING_KEY_PASSPHRASE is required (signing keys are "
+                            "refused unencrypted)")
+        return problems
 
     def provider_url(self) -> str:
         return (self.keycloak_url or f"http://127.0.0.1:{http_port(IDENTITY)}").rstrip("/")

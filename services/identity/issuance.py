@@ -46,12 +46,14 @@ def hashes(store: AccountStore, passwords: list[str], chosen: bool) -> list[str]
 
 def issue(
     session: Session, store: AccountStore, users: list[dict[str, Any]], password: str | None,
-    actor: dict[str, Any] | None, ip: str | None,
+    actor: dict[str, Any] | None, ip: str | None, *, must_change: bool | None = None,
 ) -> list[dict[str, Any]]:
     """All or nothing; each issued password is returned once and stored only hashed.
 
-    With ``password`` the account gets that password and need not change it (the first
-    administrator, demo accounts); otherwise each gets a random one to change.
+    With ``password`` the account gets that password and need not change it (demo
+    accounts, a first administrator whose password the operator chose); otherwise each
+    gets a random one to change. ``must_change`` overrides that (a generated password
+    handed over as ``password``).
     """
     if not isinstance(users, list) or not users:
         raise invalid("Danh sách tài khoản trống / no accounts given")
@@ -67,7 +69,8 @@ def issue(
         if problems:
             raise invalid("; ".join(problems))
     issued = [password or issue_password() for _ in rows]
-    must_change = password is None
+    if must_change is None:
+        must_change = password is None
     hashed = hashes(store, issued, chosen=not must_change)
     now = datetime.now(UTC)
     with session.begin():

@@ -104,3 +104,30 @@ def throttle_state(row: SignInThrottle | None) -> Throttle | None:
     if row is None:
         return None
     return Throttle(row.failures, as_utc(row.window_started_at), as_utc(row.locked_until))
+
+
+class SignInSession(Base):
+    """Phiên đăng nhập: one sign-in and every token pair refreshed from it (a family).
+
+    Ended by sign-out, or when a refresh token of the family is presented a second
+    time: a copy of it is in someone else's hands, so nobody keeps the session.
+    """
+
+    __tablename__ = "sign_in_sessions"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ended_by: Mapped[str | None] = mapped_column(String(30), nullable=True)
+
+
+class RefreshToken(Base):
+    """A refresh token issued by the local provider; it works once."""
+
+    __tablename__ = "refresh_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

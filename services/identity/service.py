@@ -10,6 +10,7 @@ from nameko.web.handlers import http
 from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
 
+from services.common.actor import verified_actor
 from services.common.base import ServiceBase
 from services.common.contracts import IDENTITY
 from services.common.errors import DomainError, not_found
@@ -20,6 +21,8 @@ from services.identity.config import identity_settings
 from services.identity.domain import issue_password
 from services.identity.models import Unit, User
 from services.identity.schemas import RolesIn, UnitIn, profile
+
+ADMIN = ("admin",)
 
 
 def _not_local(realm: str) -> Response | None:
@@ -62,12 +65,15 @@ class Service(ServiceBase):
         ]
 
     # --- Accounts --------------------------------------------------------------------
+    # Privileged calls act only for an admin whose actor the gateway signed
+    # (services/common/actor.py): an actor dictionary alone proves nothing on the bus.
     @rpc(expected_exceptions=DomainError)
     def create_user(
         self, user: dict[str, Any], password: str | None = None,
         actor: dict[str, Any] | None = None, ip: str | None = None,
     ) -> dict[str, Any]:
-        return issuance.issue(self.db, self.accounts, [user], password, actor, ip)[0]
+        admin = verified_actor(actor, roles=ADMIN)
+        return issuance.issue(self.db, self.accounts, [user], password, admin, ip)[0]
 
     @rpc(expected_exceptions=DomainError)
     def create_users(
@@ -75,19 +81,26 @@ class Service(ServiceBase):
         ip: str | None = None,
     ) -> list[dict[str, Any]]:
         """Cấp tài khoản hàng loạt: all or nothing, each issued password returned once."""
-        return issuance.issue(self.db, self.accounts, users, None, actor, ip)
+        admin = verified_actor(actor, roles=ADMIN)
+        return issuance.issue(self.db, self.accounts, users, None, admin, ip)
 
     @rpc
     def ensure_admin(self, password: str | None = None) -> dict[str, Any]:
-        """The first administrator, so a new installation can be signed into."""
+        """The first administrator, so a new installation can be signed into.
+
+        A generated password is printed once and must be changed at the first
+        sign-in, like any issued one; a password the operator chose need not.
+        """
         with self.db.begin():
             exists = self.db.get(User, "admin") is not None
         if exists:
             return {"username": "admin", "password": None, "created": False}
-        issued = self.create_user(
-            {"username": "admin", "full_name": "Quản trị hệ thống", "roles": ["admin"]},
-            password=password or issue_password(),
-        )
+        issued = issuance.issue(
+            self.db, self.accounts,
+            [{"username": "admin", "full_name": "Quản trị hệ thống", "roles": ["admin"]}],
+            password or issue_password(), {"username": "system"}, None,
+            must_change=password is None,
+        )[0]
         return {"username": "admin", "password": issued["initial_password"], "created": True}
 
     @rpc(expected_exceptions=DomainError)
@@ -117,6 +130,7 @@ class Service(ServiceBase):
         self, username: str, roles: list[str], actor: dict[str, Any] | None = None,
         ip: str | None = None,
     ) -> dict[str, Any]:
+        actor = verified_actor(actor, roles=ADMIN)
         wanted = parse(RolesIn, {"roles": roles}).roles
         with self.db.begin():
             user = self.db.get(User, username)
@@ -149,7 +163,9 @@ class Service(ServiceBase):
 
     @timer(interval=600)
     def purge_sign_in_counts(self) -> None:
-        signin.purge(self.db, signin.policy(identity_settings()))
+        cfg = identity_settings()
+        signin.purge(self.db, signin.policy(cfg))
+        oidc.purge_refresh_tokens(self.db, cfg)
 
     # --- Audit -----------------------------------------------------------------------
     @rpc
@@ -169,6 +185,10 @@ class Service(ServiceBase):
     @http("POST", "/realms/<realm>/protocol/openid-connect/token")
     def oidc_token(self, request: Request, realm: str) -> Response:
         return _not_local(realm) or oidc.token(self.db, identity_settings(), request)
+
+    @http("POST", "/realms/<realm>/protocol/openid-connect/logout")
+    def oidc_logout(self, request: Request, realm: str) -> Response:
+        return _not_local(realm) or oidc.logout(self.db, identity_settings(), request)
 
     @http("GET", "/realms/<realm>/protocol/openid-connect/certs")
     def oidc_certs(self, request: Request, realm: str) -> Response:

@@ -45,41 +45,6 @@ def vn_iso(moment: datetime | None) -> str | None:
     return moment.astimezone(VN).isoformat()
 
 
-def as_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def window_state(opens_at: datetime, locks_at: datetime, now: datetime) -> str:
-    """``not_open`` before opens_at, ``open`` until the instant, ``locked`` from it on."""
-    now = as_utc(now)
-    if now < as_utc(opens_at):
-        return "not_open"
-    if now >= as_utc(locks_at):
-        return "locked"
-    return "open"
-
-
-def window_closed(kind: str, opens_at: datetime, locks_at: datetime, now: datetime) -> DomainError:
-    state = window_state(opens_at, locks_at, now)
-    shown = vn_iso(locks_at if state == "locked" else opens_at)
-    if state == "locked":
-        return DomainError(
-            "window_locked",
-            f"Đã hết thời hạn cập nhật (khóa lúc {shown}); không thể thay đổi / "
-            f"the window locked at {shown}; no change is accepted",
-            423,
-            {"window": kind, "locks_at": shown},
-        )
-    return DomainError(
-        "window_not_open",
-        f"Chưa đến thời hạn cập nhật (mở lúc {shown}) / the window opens at {shown}",
-        423,
-        {"window": kind, "opens_at": shown},
-    )
-
-
 # --- The criteria tree -------------------------------------------------------------
 
 

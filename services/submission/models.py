@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.common.idempotency import IdempotentResponseMixin
 from services.common.types import ExactDecimal, UtcDateTime
 
 # Scores are exact decimals on every backend (a scaled integer on SQLite, where
@@ -149,7 +150,7 @@ class Change(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
-class IdempotentResponse(Base):
+class IdempotentResponse(IdempotentResponseMixin, Base):
     """The first answer to a write sent with an ``Idempotency-Key``.
 
     Stored in the write's own transaction: the key exists exactly when the write
@@ -157,9 +158,3 @@ class IdempotentResponse(Base):
     """
 
     __tablename__ = "idempotent_responses"
-
-    actor: Mapped[str] = mapped_column(String(100), primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    response: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -27,7 +27,9 @@ EVIDENCE_MISSING: Final = "evidence_missing"
 # Problems the seeds score 0 whatever else the entry has.
 ZEROING: Final = frozenset({LETTER_SUFFIX, NO_CITATION, EVIDENCE_MISSING})
 
-_ACCEPTED_KINDS: Final = frozenset({"pdf", "jpeg", "png"})
+# Office files reach an entry only where its criterion asks for a form (the evidence
+# service refuses them elsewhere), so they are accepted here too.
+_ACCEPTED_KINDS: Final = frozenset({"pdf", "jpeg", "png", "office"})
 # Signature states that mean the signed bytes cannot be relied on; "untrusted" is
 # reported by the evidence checks but is not a refusal.
 _BROKEN_STATES: Final = frozenset({"broken", "modified", "unreadable"})

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
-WindowKind = Literal["self_assessment", "appraisal", "supplement"]
+WindowKind = Literal["self_assessment", "appraisal", "supplement", "final_appraisal"]
 
 
 class Actor(BaseModel):

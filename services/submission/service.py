@@ -16,23 +16,26 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import case, func, select, update
 
+from services.common import windows
 from services.common.base import ServiceBase
 from services.common.contracts import (
     ASSESSMENT_RETURNED,
     ASSESSMENT_SUBMITTED,
     ASSESSMENT_WITHDRAWN,
     CRITERIA,
+    ENTRIES_ASSIGNED,
     ENTRY_SAVED,
     EVIDENCE,
     IDENTITY,
     SUBMISSION,
     WINDOW_LOCKED,
+    WINDOW_OPENED,
 )
 from services.common.db import transaction
 from services.common.errors import DomainError, invalid, not_found
 from services.common.outbox import record_event
 from services.common.validation import parse
-from services.submission import domain, gauges, precheck, signed_summary, store
+from services.submission import domain, gauges, precheck, rounds, signed_summary, store
 from services.submission.domain import decimal_text, entry_snapshot, vn_iso
 from services.submission.models import Assessment, Campaign, Change, Entry, Node, Window
 from services.submission.schemas import (
@@ -47,7 +50,7 @@ from services.submission.schemas import (
 WORK = Callable[[], tuple[dict[str, Any], Window | None]]
 
 
-class Service(ServiceBase):
+class Service(rounds.RoundTwo, ServiceBase):
     name = SUBMISSION
 
     criteria = RpcProxy(CRITERIA)
@@ -79,11 +82,9 @@ class Service(ServiceBase):
             self.db.add(campaign)
             self.db.flush()
             self.db.add_all(Node(campaign_id=campaign.id, **r) for r in rows)
-            self.db.add_all(
-                Window(campaign_id=campaign.id, kind=kind, opens_at=w.opens_at,
-                       locks_at=w.locks_at)
-                for kind, w in body.windows.items()
-            )
+            windows = [Window(campaign_id=campaign.id, kind=kind, opens_at=w.opens_at,
+                              locks_at=w.locks_at) for kind, w in body.windows.items()]
+            self.db.add_all(windows)
             for code in body.unit_codes:
                 found = Assessment(campaign_id=campaign.id, unit_code=code,
                                    unit_name=units[code]["name"], status="draft", round=1,
@@ -93,9 +94,13 @@ class Service(ServiceBase):
                 self.db.execute(Entry.__table__.insert(), [
                     {"assessment_id": found.id, "code": leaf["code"], "inputs": {},
                      "max": leaf["max"], "not_applicable": False, "explanation": "",
-                     "evidence": [], "status": "draft", "reopened": False, "version": 1}
+                     "evidence": [], "status": rounds.initial_status(leaf), "reopened": False,
+                     "version": 1}
                     for leaf in leaves
                 ])
+            self.db.flush()
+            for window in windows:
+                self._announce_window(campaign, window, body.unit_codes)
             # The set becomes immutable once used; said last, so a failed campaign
             # does not freeze a set nobody uses.
             self.criteria.use_catalog(body.catalog_id)
@@ -146,6 +151,9 @@ class Service(ServiceBase):
                             locks_at=body.locks_at)
             self.db.add(window)
             self.db.flush()
+            self._announce_window(self._campaign(campaign_id), window, list(self.db.scalars(
+                select(Assessment.unit_code).where(Assessment.campaign_id == campaign_id)
+                .order_by(Assessment.unit_code))))
             return self._window_out(window, store.server_now(self.db))
 
     @rpc(expected_exceptions=DomainError)
@@ -165,6 +173,38 @@ class Service(ServiceBase):
                  "submitted": r[3] == "submitted", "submitted_at": vn_iso(r[4]),
                  "total": r[5], "done": int(r[6] or 0), "last_change": vn_iso(r[7])}
                 for r in rows]
+
+    @rpc(expected_exceptions=DomainError)
+    def pending_units(self, campaign_id: int, kind: str = domain.SELF_ASSESSMENT
+                      ) -> list[dict[str, Any]]:
+        """Units that have not sent in this window, with their incomplete criteria.
+
+        What notify's reminders before a lock need: [{assessment_id, unit_code,
+        unit_name, status, incomplete: [{code, title, assignee}]}]. In the supplement
+        window only returned criteria count.
+        """
+        self._campaign(campaign_id)
+        supplement = kind == domain.SUPPLEMENT
+        nodes = store.nodes(self.db, campaign_id)
+        rows = self.db.execute(
+            select(Assessment.id, Assessment.unit_code, Assessment.unit_name,
+                   Assessment.status, Entry.code, Entry.assignee, Entry.status,
+                   Entry.reopened)
+            .outerjoin(Entry, Entry.assessment_id == Assessment.id)
+            .where(Assessment.campaign_id == campaign_id,
+                   Assessment.status == ("returned" if supplement else "draft"))
+            .order_by(Assessment.unit_code, Entry.id)
+        ).all()
+        units: dict[int, dict[str, Any]] = {}
+        for aid, unit_code, unit_name, status, code, assignee, entry_status, reopened in rows:
+            unit = units.setdefault(aid, {"assessment_id": aid, "unit_code": unit_code,
+                                          "unit_name": unit_name, "status": status,
+                                          "incomplete": []})
+            if code is None or entry_status == "complete" or (supplement and not reopened):
+                continue
+            unit["incomplete"].append({"code": code, "title": nodes[code].title,
+                                       "assignee": assignee})
+        return list(units.values())
 
     # --- A unit's assessment ----------------------------------------------------
 
@@ -237,6 +277,13 @@ class Service(ServiceBase):
                 entry.version += 1
                 changed.append({"code": entry.code, "assignee": entry.assignee,
                                 "version": entry.version})
+            if changed:
+                # Phân công: notify tells each assignee what is now theirs.
+                record_event(self.db, ENTRIES_ASSIGNED, {
+                    "assessment_id": found.id, "campaign_id": found.campaign_id,
+                    "unit_code": found.unit_code, "actor": who.username,
+                    "assignments": [{"code": c["code"], "title": nodes[c["code"]].title,
+                                     "assignee": c["assignee"]} for c in changed]})
             return {"assigned": changed}, window
 
         return self._idempotent(who, idempotency_key, "assign",
@@ -377,6 +424,15 @@ class Service(ServiceBase):
                                        before), window
 
         return self._idempotent(who, None, "attach_evidence", (), work)
+
+    @rpc(expected_exceptions=DomainError)
+    def check_writable(self, assessment_id: int, code: str, actor: dict[str, Any]) -> None:
+        """Raises what a write of this criterion by ``actor`` would raise now (403, 404,
+        423), without writing: asked before costly work such as a PDF's signature check.
+        The write itself checks again; this only keeps refused callers from costing."""
+        who = parse(Actor, actor)
+        with transaction(self.db):
+            self._writable_entry(assessment_id, code, who)
 
     @rpc(expected_exceptions=DomainError)
     def detach_evidence(self, assessment_id: int, code: str, evidence_id: str | int,
@@ -586,6 +642,17 @@ class Service(ServiceBase):
 
     # --- Helpers (not entrypoints) -------------------------------------------------------
 
+    def _announce_window(self, campaign: Campaign, window: Window,
+                         unit_codes: list[str]) -> None:
+        """window_opened, in the transaction that creates the window (notify's
+        announcement and reminders before its lock)."""
+        record_event(self.db, WINDOW_OPENED, {
+            "campaign_id": campaign.id, "campaign_name": campaign.name,
+            "year": campaign.year, "window_id": window.id, "kind": window.kind,
+            "opens_at": vn_iso(window.opens_at), "locks_at": vn_iso(window.locks_at),
+            "unit_codes": list(unit_codes),
+            "reminders_minutes_before_lock": list(campaign.reminders_minutes_before_lock or [])})
+
     def _admin(self, actor: dict[str, Any]) -> Actor:
         who = parse(Actor, actor)
         if "admin" not in who.roles:
@@ -711,8 +778,8 @@ class Service(ServiceBase):
     def _window_out(window: Window, now: datetime) -> dict[str, Any]:
         return {"kind": window.kind, "opens_at": vn_iso(window.opens_at),
                 "locks_at": vn_iso(window.locks_at),
-                "state": domain.window_state(window.opens_at, window.locks_at, now),
-                "is_open": domain.window_state(window.opens_at, window.locks_at, now) == "open"}
+                "state": windows.window_state(window.opens_at, window.locks_at, now),
+                "is_open": windows.window_state(window.opens_at, window.locks_at, now) == "open"}
 
     def _check_assignees(self, unit_code: str, usernames: Any) -> None:
         """Criteria go to people of the unit only (công chức của đơn vị)."""

@@ -1,25 +1,22 @@
-"""Reading and locking the submission service's rows, and the lock instant itself.
+"""Reading and locking the submission service's rows; the lock instant itself.
 
-The lock (khóa sổ) is enforced here, inside the writing transaction, by the
-database server's clock. How a write and the instant are ordered:
+The lock (khóa sổ) lives in services/common/windows.py (its docstring says how a write
+and the instant are ordered; appraisal uses the same). Here, which rows a write takes:
 
-1. A write first takes its window's row ``FOR SHARE`` and reads the server clock
-   (``clock_timestamp()``, the wall clock now, not ``now()``, which is frozen at the
-   start of the transaction): a write arriving after the instant fails at once.
-2. It then makes its changes and flushes them, and only then reads the clock again
-   (``assert_still_open``); if the instant passed meanwhile it rolls everything back
-   and answers 423. The decision is the last statement before ``COMMIT``, so what is
-   left between the decision and the commit is one round trip, with no work of ours.
+1. A write first takes its window's row ``FOR SHARE`` and checks the server clock
+   (``windows.check_open``, which on PostgreSQL also arms the commit-time check): a
+   write arriving after the instant fails at once.
+2. It then makes its changes; its COMMIT is refused (423, everything rolled back) when
+   it comes at or after the instant: on PostgreSQL by the deferred constraint trigger
+   on entries, assessments and changes (migration 0005), inside the COMMIT itself; on
+   SQLite (single writer) by a last clock read just before it.
 3. The timer that announces the lock takes the same row ``FOR UPDATE``, which waits
    for every writer still holding its share lock. So ``window_locked`` is published
    only after every write accepted before the instant is committed and visible: a
    consumer that reads after the event sees the final state, and nothing accepted
    can appear later.
 
-A commit that straddles the instant is therefore decided by its last clock read,
-taken after all its work: no grace period, and no browser clock anywhere.
-SQLite (local runs) has no row locks: it serialises writers, and the clock is the
-process's.
+No grace period, and no browser clock anywhere.
 """
 
 from __future__ import annotations
@@ -27,14 +24,14 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from services.common import idempotency, windows
 from services.common.errors import DomainError, not_found
 from services.submission import domain
 from services.submission.models import (
@@ -52,15 +49,8 @@ from services.submission.models import (
 _nodes_cache: dict[tuple[str, int], dict[str, Node]] = {}
 
 
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def server_now(session: Session) -> datetime:
-    """The database server's clock: the lock is judged by it, never by a client's."""
-    if is_postgres(session):
-        return session.scalar(text("SELECT clock_timestamp()"))
-    return datetime.now(UTC)
+is_postgres = windows.is_postgres
+server_now = windows.server_now
 
 
 def nodes(session: Session, campaign_id: int) -> dict[str, Node]:
@@ -248,10 +238,7 @@ def open_window(session: Session, campaign_id: int, kind: str) -> Window:
 
 def assert_still_open(session: Session, window: Window) -> datetime:
     """Reads the server clock; raises 423 unless the window is open at this instant."""
-    now = server_now(session)
-    if domain.window_state(window.opens_at, window.locks_at, now) != "open":
-        raise domain.window_closed(window.kind, window.opens_at, window.locks_at, now)
-    return now
+    return windows.check_open(session, window)
 
 
 def unit_may_write(found: Assessment) -> None:
@@ -276,51 +263,6 @@ def idempotent(
     session: Session, actor: str, key: str | None, fingerprint: str,
     work: Callable[[], tuple[dict[str, Any], Window | None]],
 ) -> dict[str, Any]:
-    """Runs ``work`` in one transaction, or replays the answer a key already got.
-
-    ``work`` returns its answer and the window its write falls in; after everything
-    is flushed, that window is checked once more as the last statement before
-    COMMIT (see the module's docstring).
-
-    The answer is stored in the same transaction as the write, so it exists exactly
-    when the write committed. Two requests racing with one key: the second insert
-    breaks the primary key, its whole transaction rolls back, and it replays the first.
-    """
-    if key is not None:
-        replay = _replay(session, actor, key, fingerprint)
-        if replay is not None:
-            return replay
-    try:
-        result, window = work()
-        if key is not None:
-            session.add(IdempotentResponse(actor=actor, key=key, fingerprint=fingerprint,
-                                           response=result, created_at=datetime.now(UTC)))
-        session.flush()
-        if window is not None:
-            assert_still_open(session, window)
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        replay = _replay(session, actor, key, fingerprint) if key is not None else None
-        if replay is None:
-            raise
-        return replay
-    except BaseException:
-        session.rollback()
-        raise
-    return result
-
-
-def _replay(session: Session, actor: str, key: str, fingerprint: str) -> dict[str, Any] | None:
-    stored = session.get(IdempotentResponse, (actor, key), populate_existing=True)
-    session.rollback()
-    if stored is None:
-        return None
-    if stored.fingerprint != fingerprint:
-        raise DomainError(
-            "idempotency_key_reused",
-            "Khóa Idempotency-Key đã dùng cho một yêu cầu khác / "
-            "this Idempotency-Key was used for another request",
-            422,
-        )
-    return stored.response
+    """``work`` in one transaction committed before its window's lock, or the answer
+    the key already got (services/common/idempotency.py)."""
+    return idempotency.run(session, IdempotentResponse, actor, key, fingerprint, work)

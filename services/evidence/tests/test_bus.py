@@ -20,6 +20,8 @@ from services.evidence.storage import FolderStore, object_key, store_upload
 from services.evidence.tests.pki import CA, plain_pdf, sign
 
 LOCKED_CODE = "9.1"
+# Codes that reached attach_evidence, i.e. past the signature check.
+ATTACHED: list[str] = []
 
 
 class Submission:
@@ -37,8 +39,14 @@ class Submission:
         return {"id": campaign_id, "year": 2023, "catalog_id": 11}
 
     @rpc(expected_exceptions=DomainError)
+    def check_writable(self, assessment_id: int, code: str, actor: dict) -> None:
+        if code == LOCKED_CODE:
+            raise DomainError("window_locked", "Đã hết hạn, phần mềm đã khóa / locked", 423)
+
+    @rpc(expected_exceptions=DomainError)
     def attach_evidence(self, assessment_id: int, code: str, evidence: dict,
                         actor: dict) -> dict[str, Any]:
+        ATTACHED.append(code)
         if code == LOCKED_CODE:
             raise DomainError("window_locked", "Đã hết hạn, phần mềm đã khóa / locked", 423)
         return {"code": code, "evidence": [evidence]}
@@ -99,6 +107,8 @@ def test_a_lock_refusal_crosses_two_hops_and_undoes_the_upload(config: dict, tmp
             evidence.add_evidence(7, LOCKED_CODE, upload, META, ACTOR)
         assert (err.value.code, err.value.status) == ("window_locked", 423)
         assert evidence.list_evidence(7) == []
+    # Refused before the signature check: it never got as far as attaching.
+    assert LOCKED_CODE not in ATTACHED
     store = FolderStore(tmp_path / "data" / "evidence")
     assert not store.exists(object_key(upload["sha256"]))
 

@@ -58,3 +58,36 @@ def test_the_hub_stays_free_while_a_pdf_is_checked(tmp_path: Path, ca: CA,
           f"times, longest gap {max(gaps, default=0) * 1000:.0f} ms")
     assert len(during) >= elapsed / 0.01 / 4
     assert max(gaps, default=0) < 0.2
+
+
+def test_a_checking_child_past_its_memory_limit_reports_the_file_unreadable(
+    tmp_path: Path, ca: CA
+) -> None:
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(sign(plain_pdf(), ca.signer()))
+    # 64 MB of address space does not even hold the interpreter with pyhanko loaded.
+    result = check_in_subprocess(path, None, 20, memory_bytes=64 * 1024 * 1024)
+    assert result["state"] == "unreadable"
+    assert "MemoryError" in result["reason"] or "checker failed" in result["reason"]
+    assert check_in_subprocess(path, None, 20)["state"] == "untrusted"  # the default fits
+
+
+def test_checks_beyond_the_concurrency_cap_wait_then_are_refused(tmp_path: Path, ca: CA) -> None:
+    import pytest
+
+    from services.common.errors import DomainError
+    from services.evidence.files import _slot
+
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(sign(plain_pdf(), ca.signer()))
+    slot = _slot(1)
+    slot.acquire()  # one check already running
+    try:
+        started = time.monotonic()
+        with pytest.raises(DomainError) as err:
+            check_in_subprocess(path, None, 0.5, concurrency=1)
+        assert (err.value.code, err.value.status) == ("check_busy", 503)
+        assert 0.4 < time.monotonic() - started < 2
+    finally:
+        slot.release()
+    assert check_in_subprocess(path, None, 20, concurrency=1)["state"] == "untrusted"

@@ -6,6 +6,7 @@ import pytest
 from nameko.testing.services import worker_factory
 from sqlalchemy.orm import Session
 
+from services.common.actor import sign_actor
 from services.common.errors import DomainError
 from services.conftest import migrated_session
 from services.identity.accounts import KeycloakAccounts, keycloak_admin
@@ -14,6 +15,8 @@ from services.identity.issuance import PASSWORD_ELSEWHERE
 from services.identity.models import User
 from services.identity.service import Service
 from services.identity.tests.fake_keycloak import FakeKeycloak
+
+ADMIN = sign_actor({"username": "admin", "roles": ["admin"]})
 
 
 @pytest.fixture
@@ -44,7 +47,7 @@ def test_bulk_issue_provisions_users_attributes_passwords_and_roles(
     users = [{"username": f"CB.{i}", "full_name": f"Nguyễn Văn {i}", "roles": ["unit_staff"],
               "unit_code": "X-PHUDIEN", "email": f"cb{i}@x.vn"} for i in range(12)]
     users[0]["roles"] = ["unit_leader", "unit_staff"]
-    issued = service.create_users(users, actor={"username": "admin"})
+    issued = service.create_users(users, actor=ADMIN)
     assert len(keycloak.users) == 12
     user_id, rep = keycloak.by_username("cb.0")
     assert rep["firstName"] == "Nguyễn Văn 0" and rep["enabled"] is True
@@ -60,13 +63,13 @@ def test_password_change_and_role_change_reach_the_realm(
     service: Service, keycloak: FakeKeycloak
 ) -> None:
     service.create_user({"username": "hoa", "full_name": "Trần Thị Hoa", "roles": ["viewer"],
-                         "department_code": "SNV"})
+                         "department_code": "SNV"}, actor=ADMIN)
     service.set_password("hoa", "Moi-mat-khau-1")
     user_id, rep = keycloak.by_username("hoa")
     assert keycloak.passwords[user_id] == ("Moi-mat-khau-1", False)
     assert rep["attributes"]["must_change_password"] == ["false"]
     assert rep["attributes"]["department_code"] == ["SNV"]
-    service.set_roles("hoa", ["appraiser", "admin"])
+    service.set_roles("hoa", ["appraiser", "admin"], actor=ADMIN)
     assert keycloak.roles[user_id] == {"offline_access", "admin", "appraiser"}
 
 
@@ -76,12 +79,12 @@ def test_a_keycloak_failure_leaves_nothing_behind_and_a_retry_completes(
     users = [{"username": f"u{i}", "full_name": "X", "roles": ["viewer"]} for i in range(6)]
     keycloak.fail_creates_after = 3
     with pytest.raises(DomainError) as err:
-        service.create_users(users)
+        service.create_users(users, actor=ADMIN)
     assert err.value.status == 502 and err.value.code == "identity_provider_error"
     assert session.get(User, "u0") is None
     session.rollback()
     keycloak.fail_creates_after = None
-    issued = service.create_users(users)
+    issued = service.create_users(users, actor=ADMIN)
     assert len(keycloak.users) == 6
     # Users that got into the realm the first time now carry the passwords handed out.
     for account in issued:
@@ -96,5 +99,5 @@ def test_wrong_admin_credentials_are_a_502_not_a_crash(
                            keycloak_admin_username="kcadmin", keycloak_admin_password="nope")
     service = worker_factory(Service, db=session, accounts=KeycloakAccounts(keycloak_admin(cfg)))
     with pytest.raises(DomainError) as err:
-        service.create_user({"username": "x1", "full_name": "X", "roles": ["viewer"]})
+        service.create_user({"username": "x1", "full_name": "X", "roles": ["viewer"]}, actor=ADMIN)
     assert err.value.status == 502

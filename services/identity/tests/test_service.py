@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from services.common.actor import sign_actor
 from services.common.errors import DomainError
 from services.common.outbox import outbox
 from services.conftest import migrated_session
@@ -17,6 +18,8 @@ from services.identity.accounts import LocalAccounts
 from services.identity.domain import LockoutPolicy, after_failure, retry_after, verify_password
 from services.identity.models import SigningKey, SignInThrottle, User
 from services.identity.service import Service
+
+ADMIN = sign_actor({"username": "admin", "roles": ["admin"]})
 
 
 @pytest.fixture
@@ -28,8 +31,7 @@ def test_create_user_hashes_an_issued_password_and_announces_it(session: Session
     service = worker_factory(Service, db=session, accounts=LocalAccounts())
     issued = service.create_user(
         {"username": "u1", "full_name": "Nguyễn Văn A", "roles": ["unit_staff"],
-         "email": "a@x.vn", "unit_code": "X1"}
-    )
+         "email": "a@x.vn", "unit_code": "X1"}, actor=ADMIN)
     user = session.get(User, "u1")
     assert user.must_change_password is True
     assert issued["initial_password"] not in user.password_hash
@@ -40,9 +42,9 @@ def test_create_user_hashes_an_issued_password_and_announces_it(session: Session
 
 def test_duplicate_username_is_refused_and_changes_nothing(session: Session) -> None:
     service = worker_factory(Service, db=session, accounts=LocalAccounts())
-    service.create_user({"username": "u1", "full_name": "A", "roles": ["viewer"]})
+    service.create_user({"username": "u1", "full_name": "A", "roles": ["viewer"]}, actor=ADMIN)
     with pytest.raises(DomainError) as err:
-        service.create_user({"username": "u1", "full_name": "B", "roles": ["viewer"]})
+        service.create_user({"username": "u1", "full_name": "B", "roles": ["viewer"]}, actor=ADMIN)
     assert err.value.status == 409
     assert session.get(User, "u1").full_name == "A"
     assert len(session.execute(select(outbox)).all()) == 1
@@ -51,7 +53,7 @@ def test_duplicate_username_is_refused_and_changes_nothing(session: Session) -> 
 def test_unknown_role_is_invalid_input(session: Session) -> None:
     service = worker_factory(Service, db=session, accounts=LocalAccounts())
     with pytest.raises(DomainError) as err:
-        service.create_user({"username": "u2", "full_name": "C", "roles": ["king"]})
+        service.create_user({"username": "u2", "full_name": "C", "roles": ["king"]}, actor=ADMIN)
     assert err.value.code == "invalid_input"
     assert err.value.extra["errors"][0]["loc"] == ["roles"]
 
@@ -86,7 +88,7 @@ TOKEN_PATH = "/realms/cchc/protocol/openid-connect/token"
 def test_token_endpoint_speaks_keycloak_grants_and_errors(session: Session) -> None:
     service = worker_factory(Service, db=session, accounts=LocalAccounts())
     service.create_user({"username": "u1", "full_name": "Nguyễn Văn A", "roles": ["viewer"],
-                         "unit_code": "X1"}, password="Good-pass-1")
+                         "unit_code": "X1"}, password="Good-pass-1", actor=ADMIN)
     bad = service.oidc_token(_post_form(TOKEN_PATH, {
         "grant_type": "password", "client_id": "cchc-gateway", "username": "u1",
         "password": "wrong"}), realm="cchc")
@@ -164,19 +166,19 @@ def test_lockout_window_and_lock_expire() -> None:
 
 def test_bulk_issue_is_all_or_nothing_and_audited(session: Session) -> None:
     service = worker_factory(Service, db=session, accounts=LocalAccounts())
-    service.create_user({"username": "taken", "full_name": "A", "roles": ["viewer"]})
+    service.create_user({"username": "taken", "full_name": "A", "roles": ["viewer"]}, actor=ADMIN)
     users = [{"username": f"b{i}", "full_name": f"Cán bộ {i}", "roles": ["unit_staff"],
               "unit_code": "X1"} for i in range(20)]
     with pytest.raises(DomainError) as err:
         service.create_users([*users, {"username": "taken", "full_name": "B",
-                                       "roles": ["viewer"]}])
+                                       "roles": ["viewer"]}], actor=ADMIN)
     assert err.value.status == 409 and err.value.extra["usernames"] == ["taken"]
     assert session.get(User, "b0") is None
     session.rollback()
     with pytest.raises(DomainError) as err:
-        service.create_users([users[0], users[0]])
+        service.create_users([users[0], users[0]], actor=ADMIN)
     assert err.value.code == "username_repeated"
-    issued = service.create_users(users, actor={"username": "admin"}, ip="10.0.0.9")
+    issued = service.create_users(users, actor=ADMIN, ip="10.0.0.9")
     assert [i["username"] for i in issued] == [u["username"] for u in users]
     assert len({i["initial_password"] for i in issued}) == 20
     assert verify_password(session.get(User, "b7").password_hash, issued[7]["initial_password"])
@@ -186,7 +188,7 @@ def test_bulk_issue_is_all_or_nothing_and_audited(session: Session) -> None:
 
 def test_password_change_refuses_weak_ones_and_is_audited(session: Session) -> None:
     service = worker_factory(Service, db=session, accounts=LocalAccounts())
-    service.create_user({"username": "u9", "full_name": "C", "roles": ["viewer"]})
+    service.create_user({"username": "u9", "full_name": "C", "roles": ["viewer"]}, actor=ADMIN)
     with pytest.raises(DomainError) as err:
         service.set_password("u9", "u9-password")
     assert err.value.code == "weak_password"
@@ -206,7 +208,7 @@ def test_list_users_by_unit_role_and_department(session: Session) -> None:
         {"username": "staff", "full_name": "S", "roles": ["unit_staff"], "unit_code": "X1"},
         {"username": "far", "full_name": "F", "roles": ["unit_leader"], "unit_code": "X2"},
         {"username": "appr", "full_name": "A", "roles": ["appraiser"], "department_code": "SNV"},
-    ])
+    ], actor=ADMIN)
     assert [u["username"] for u in service.list_users(unit_code="X1")] == ["lead", "staff"]
     assert [u["username"] for u in service.list_users(role="unit_leader")] == ["far", "lead"]
     assert [u["username"] for u in service.list_users(department_code="SNV")] == ["appr"]
@@ -228,7 +230,7 @@ def test_signing_keys_are_encrypted_at_rest_with_a_passphrase(
     keys = json.loads(service.oidc_certs(environ, realm="cchc").data)["keys"]
     assert [k["kid"] for k in keys] == [new_kid, plain_kid]
     service.create_user({"username": "u5", "full_name": "E", "roles": ["viewer"]},
-                        password="Good-pass-5")
+                        password="Good-pass-5", actor=ADMIN)
     good = service.oidc_token(_post_form(TOKEN_PATH, {
         "grant_type": "password", "client_id": "cchc-gateway", "username": "U5",
         "password": "Good-pass-5"}), realm="cchc")
@@ -242,7 +244,7 @@ def test_the_token_endpoint_refuses_a_locked_name_even_with_the_right_password(
 ) -> None:
     service = worker_factory(Service, db=session, accounts=LocalAccounts())
     service.create_user({"username": "u7", "full_name": "G", "roles": ["viewer"]},
-                        password="Good-pass-7")
+                        password="Good-pass-7", actor=ADMIN)
     form = {"grant_type": "password", "client_id": "cchc-gateway", "username": "u7",
             "password": "Good-pass-7"}
     assert service.oidc_token(_post_form(TOKEN_PATH, form), realm="cchc").status_code == 200

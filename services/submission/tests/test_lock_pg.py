@@ -1,4 +1,4 @@
-"""The lock on PostgreSQL: the database's clock, read as the last thing before COMMIT."""
+"""The lock on PostgreSQL: the database's clock, judged inside the COMMIT itself."""
 
 import time
 from collections.abc import Iterator
@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
+from services.common.contracts import WINDOW_OPENED
 from services.common.errors import DomainError
 from services.common.outbox import outbox
 from services.conftest import migrated_session
@@ -63,37 +64,59 @@ def test_a_write_that_passes_the_instant_before_commit_is_rolled_back(
     entry = pg_session.scalars(select(Entry).where(Entry.code == "2.1")).one()
     assert (entry.score, entry.version) == (1, 2)
     assert len(pg_session.scalars(select(Change)).all()) == 1
-    assert len(pg_session.execute(select(outbox)).all()) == 1
+    # window_opened (from the campaign) and the first save's entry_saved; not the second's
+    assert len(pg_session.execute(select(outbox).where(
+        outbox.c.event_type != WINDOW_OPENED)).all()) == 1
 
 
-def test_the_lock_announcement_waits_for_a_write_in_flight(
-    pg_service, pg_session, criteria, pg_url, monkeypatch
+def test_a_commit_that_starts_after_the_instant_never_commits(
+    pg_service, pg_session, criteria, pg_url
 ):
+    """Every check passes before the instant; COMMIT itself is sent 1.5 s later.
+
+    The commit-time trigger refuses it (0 s of lateness accepted), and the lock's
+    announcement waited for the writer's share lock instead of announcing under it.
+    """
     aid = _campaign(pg_service, criteria, pg_session, locks=1.0)
-    real_check = store.assert_still_open
-    calls = []
+    late = {"commits": 0}
 
-    def slow_commit(session, window):
-        # The last check (the second) passes before the instant; COMMIT then comes late.
-        now = real_check(session, window)
-        calls.append(now)
-        if len(calls) == 2:
-            time.sleep(1.5)
-        return now
+    def slow_commit(session) -> None:
+        late["commits"] += 1
+        time.sleep(1.5)  # the instant passes between the last statement and COMMIT
 
-    monkeypatch.setattr(store, "assert_still_open", slow_commit)
-    writer = eventlet.spawn(pg_service.save_entry, aid, "2.1", {"self_score": "1"}, LEADER)
-    eventlet.sleep(1.1)  # past the instant, the write still open
-    for other in migrated_session("submission", pg_url):
-        announcer = make_service(other, criteria)
-        started = time.monotonic()
-        announcer.announce_locks()
-        waited = time.monotonic() - started
-        assert writer.wait()["version"] == 2
-        rows = other.execute(select(outbox.c.event_type).order_by(outbox.c.id)).all()
-        assert [r.event_type for r in rows] == ["entry_saved", "window_locked"]
-        # It waited for the writer's share lock instead of announcing under it.
-        assert waited > 0.2
+    event.listen(pg_session, "before_commit", slow_commit)
+    try:
+        writer = eventlet.spawn(pg_service.save_entry, aid, "2.1", {"self_score": "1"}, LEADER)
+        eventlet.sleep(1.1)  # past the instant, the write still open
+        for other in migrated_session("submission", pg_url):
+            announcer = make_service(other, criteria)
+            started = time.monotonic()
+            announcer.announce_locks()
+            waited = time.monotonic() - started
+            with pytest.raises(DomainError) as err:
+                writer.wait()
+            assert (err.value.code, err.value.status) == ("window_locked", 423)
+            assert late["commits"] == 1
+            rows = other.execute(select(outbox.c.event_type).where(
+                outbox.c.event_type != WINDOW_OPENED).order_by(outbox.c.id)).all()
+            assert [r.event_type for r in rows] == ["window_locked"]
+            entry = other.scalars(select(Entry).where(Entry.code == "2.1")).one()
+            assert (entry.score, entry.version) == (None, 1)
+            assert other.scalars(select(Change)).all() == []
+            assert waited > 0.2
+    finally:
+        event.remove(pg_session, "before_commit", slow_commit)
+
+
+def test_a_write_armed_for_no_window_is_not_refused_after_it(pg_service, pg_session, criteria):
+    """Admin writes (returning criteria) are not window-bound: the trigger lets them by."""
+    aid = _campaign(pg_service, criteria, pg_session, locks=1.0)
+    time.sleep(1.1)
+    pg_session.execute(text("UPDATE entries SET explanation = 'admin' WHERE code = '2.1'"))
+    pg_session.commit()
+    assert pg_session.scalar(text("SELECT explanation FROM entries WHERE code = '2.1'")) == \
+        "admin"
+    assert aid
 
 
 def test_the_whole_flow_runs_on_postgresql(pg_service, pg_session, criteria):
@@ -154,19 +177,19 @@ def test_a_save_costs_few_round_trips(pg_service: Service, pg_session, criteria,
     assert saved["version"] == 3
     assert saved["totals"] == {"total": "1.5", "max": "10", "index": "15.00",
                                "classification": "Yếu"}
-    # Was 15 statements and 2 criteria calls (score and totals) before they were counted.
+    # Was 15 statements and 2 criteria calls (score and totals) before they were counted;
+    # the last clock read before COMMIT went into the COMMIT itself (the trigger).
     assert [s.split()[0] for s in statements] == [
         "SELECT",  # the idempotency key's earlier answer
         "SELECT",  # assessment and entry, unlocked: the cheap refusals
         "SELECT",  # assessment and window FOR SHARE, entry FOR UPDATE
-        "SELECT",  # clock_timestamp(): open now?
+        "SELECT",  # clock_timestamp(): open now? (and arms the commit-time check)
         "INSERT",  # the history row (one flush: the unit of work inserts first)
         "UPDATE",  # the entry
         "SELECT",  # the totals, summed by the database
         "INSERT",  # the outbox event
         "INSERT",  # the idempotency key's answer
-        "SELECT",  # clock_timestamp(), the last statement before COMMIT
-        "COMMIT",
+        "COMMIT",  # refused by the trigger if the instant has passed meanwhile
     ], "\n".join(statements)
     assert [c[0] for c in pg_service.criteria.method_calls] == ["score_entry"]
 
@@ -176,6 +199,6 @@ def test_a_save_costs_few_round_trips(pg_service: Service, pg_session, criteria,
     assert again["version"] == 4
     # The same inputs again: the score is known, so no unlocked read and no call.
     assert [s.split()[0] for s in statements] == [
-        "SELECT", "SELECT", "INSERT", "UPDATE", "SELECT", "INSERT", "SELECT", "COMMIT",
+        "SELECT", "SELECT", "INSERT", "UPDATE", "SELECT", "INSERT", "COMMIT",
     ], "\n".join(statements)
     assert [c[0] for c in pg_service.criteria.method_calls] == ["score_entry"]
