@@ -18,6 +18,7 @@ from gateway.metrics import HttpMetrics
 from gateway.notifications.router import router as notifications_router
 from gateway.rpc import RpcClient
 from gateway.submission.router import router as submission_router
+from gateway.web import routes as web
 from services.common.actor import actor_secret
 
 
@@ -43,6 +44,9 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
         # Every form FastAPI parses, on every route: few, small text fields.
         form_limits=guard.FORM_LIMITS,
+        # The web client serves /docs from its own copy of Swagger UI (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
     guard.install(app)
@@ -57,6 +61,7 @@ def create_app() -> FastAPI:
     app.include_router(evidence_router)
     app.include_router(appraisal_router)
     app.include_router(notifications_router)
+    web.install(app)
     # Reads the routes when the document is first asked for: routers included later count.
     policy.document_access(app)
     return app

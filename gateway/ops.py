@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.config import get_settings
@@ -15,12 +15,6 @@ from gateway.rpc import RemoteError, RpcClient, RpcTimeout, ServiceUnavailable
 from services.common.contracts import SERVICES
 
 router = APIRouter(tags=["operations"])
-
-
-@router.get("/", include_in_schema=False)
-async def home() -> RedirectResponse:
-    """Until the web pages exist, the address printed by `make run` opens the API's docs."""
-    return RedirectResponse("/docs")
 
 
 @router.get("/healthz", summary="The gateway process is alive")

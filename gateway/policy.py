@@ -115,25 +115,35 @@ async def authenticated(principal: Principal = Depends(signed_in)) -> Principal:
     return principal
 
 
-def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: the caller, if they hold at least one of ``roles``; else 403."""
+def _roles_rule(
+    roles: tuple[str, ...], base: Callable[..., Awaitable[Principal]],
+    refuse: Callable[[frozenset[str], Principal], Exception],
+) -> Callable[..., Awaitable[Principal]]:
     unknown = set(roles) - ROLES
     if unknown or not roles:
         raise ValueError(f"unknown roles {sorted(unknown)}")
     wanted = frozenset(roles)
 
-    async def _require(principal: Principal = Depends(authenticated)) -> Principal:
+    async def _require(principal: Principal = Depends(base)) -> Principal:
         if not principal.roles & wanted:
-            raise Problem(
-                403, "forbidden_role",
-                f"Vai trò của bạn không được phép / needs one of the roles: "
-                f"{', '.join(sorted(wanted))}",
-                required_roles=sorted(wanted),
-            )
+            raise refuse(wanted, principal)
         return principal
 
     _require.required_roles = wanted  # type: ignore[attr-defined]
     return _require
+
+
+def _forbidden_role(wanted: frozenset[str], _: Principal) -> Problem:
+    return Problem(
+        403, "forbidden_role",
+        f"Vai trò của bạn không được phép / needs one of the roles: {', '.join(sorted(wanted))}",
+        required_roles=sorted(wanted),
+    )
+
+
+def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, if they hold at least one of ``roles``; else 403."""
+    return _roles_rule(roles, authenticated, _forbidden_role)
 
 
 def ensure_unit_scope(
@@ -153,6 +163,56 @@ async def public() -> None:
     """Marks a route as open without a token, on purpose (sign-in, refresh)."""
 
 
+# --- The web pages: the same rules, the token from the session cookie ---------------------
+
+class SignInRequired(Exception):
+    """A page asked without a usable session: the web client sends the person to sign in."""
+
+
+class PasswordChangeRequired(Exception):
+    """A page asked by an account that must first change its issued password."""
+
+
+class PageForbidden(Exception):
+    """A page the person's roles do not open; the web client shows why."""
+
+    def __init__(self, required_roles: frozenset[str], principal: Principal) -> None:
+        super().__init__(", ".join(sorted(required_roles)))
+        self.required_roles = required_roles
+        self.principal = principal
+
+
+async def page_signed_in(request: Request, client: OpenIdClient = Depends(openid)) -> Principal:
+    """The person behind the session cookie, verified like a bearer token.
+
+    An expired access token is renewed once with the session's refresh token
+    (gateway.web.session keeps both); the renewed pair is written back by the page.
+    """
+    from gateway.web.session import current_claims  # the web package imports this module
+
+    try:
+        claims = await current_claims(request, client)
+    except (InvalidToken, KeyError):
+        raise SignInRequired() from None
+    except ProviderUnavailable:
+        raise Problem(503, "identity_provider_unavailable",
+                      "Máy chủ đăng nhập không trả lời / the sign-in server is unavailable"
+                      ) from None
+    return Principal.from_claims(claims)
+
+
+async def page_authenticated(principal: Principal = Depends(page_signed_in)) -> Principal:
+    """As ``authenticated``: an issued password must be changed before any other page."""
+    if principal.must_change_password:
+        raise PasswordChangeRequired()
+    return principal
+
+
+def page_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """As ``require_roles``, for pages: the person, if they hold one of ``roles``."""
+    return _roles_rule(roles, page_authenticated, PageForbidden)
+
+
 # --- The access rule of every route, in the OpenAPI document ------------------------------
 
 def route_access(dependant: Dependant) -> dict[str, Any]:
@@ -168,9 +228,9 @@ def route_access(dependant: Dependant) -> dict[str, Any]:
             elif hasattr(call, "required_roles"):
                 kinds.add("roles")
                 roles.update(call.required_roles)
-            elif call is authenticated:
+            elif call is authenticated or call is page_authenticated:
                 kinds.add("authenticated")
-            elif call is signed_in:
+            elif call is signed_in or call is page_signed_in:
                 kinds.add("signed_in")
             walk(sub)
 

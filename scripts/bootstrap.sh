@@ -48,6 +48,12 @@ if [[ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]]; then
     apt_install fonts-dejavu-core
 fi
 
+# --- Chromium for the browser tests (Playwright cannot download browsers here) --
+if [[ $want_pg -eq 1 && ! -x /usr/bin/chromium ]]; then
+    log "installing Debian's chromium for the browser tests"
+    apt_install chromium
+fi
+
 # --- RabbitMQ ------------------------------------------------------------------
 rabbit_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
 if ! rabbit_up; then

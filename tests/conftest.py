@@ -31,6 +31,7 @@ os.environ["CCHC_EVIDENCE_MAX_BYTES"] = str(EVIDENCE_MAX_BYTES)
 
 # Tests rotate keys right after probing made-up kids; the gateway may refetch the
 # realm's keys after a second instead of five. Tokens outlive the longest test run.
+# Prometheus' test (test_prometheus.py) scrapes every second, so gauges follow as fast.
 SYSTEM_ENV = {"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
               "CCHC_ACCESS_TOKEN_SECONDS": "3600",
               "CCHC_REFRESH_TOKEN_SECONDS": "7200",
@@ -42,8 +43,6 @@ SYSTEM_ENV = {"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
               "CCHC_ZALO_TIMEOUT": "1",
               "CCHC_NOTIFY_LEASE_SECONDS": "5",
               "CCHC_NOTIFY_DELIVERY_INTERVAL": "0.2",
-              # Prometheus' test (test_prometheus.py) scrapes every second, so gauges
-              # follow as fast.
               "CCHC_GAUGE_INTERVAL": "1"}
 
 
@@ -63,9 +62,9 @@ def zns() -> Iterator[DevZns]:
     server.stop()
 
 
-def system_env(smtp: DevSmtp, zns: DevZns) -> dict[str, str]:
-    """SYSTEM_ENV with the loopback SMTP and ZNS servers notify sends to."""
-    return {**SYSTEM_ENV, "CCHC_SMTP_PORT": str(smtp.port),
+def notify_servers(smtp: DevSmtp, zns: DevZns) -> dict[str, str]:
+    """The environment that points notify at the loopback SMTP and ZNS servers."""
+    return {"CCHC_SMTP_PORT": str(smtp.port),
             "CCHC_ZALO_API_URL": f"http://127.0.0.1:{zns.port}",
             "CCHC_ZALO_OAUTH_URL": f"http://127.0.0.1:{zns.port}"}
 
@@ -82,14 +81,16 @@ def running(system: System) -> Iterator[System]:
 
 @pytest.fixture(scope="session")
 def system(tmp_path_factory, smtp: DevSmtp, zns: DevZns) -> Iterator[System]:
-    yield from running(System(tmp_path_factory.mktemp("system"), system_env(smtp, zns)))
+    yield from running(System(tmp_path_factory.mktemp("system"),
+                              extra_env={**SYSTEM_ENV, **notify_servers(smtp, zns)}))
 
 
 @pytest.fixture(scope="session")
 def sqlite_system(tmp_path_factory, smtp: DevSmtp, zns: DevZns) -> Iterator[System]:
     """The same processes on SQLite files (the `make run` default), started only for the
     tests parametrized over both backends (``BOTH_BACKENDS``)."""
-    yield from running(System(tmp_path_factory.mktemp("system-sqlite"), system_env(smtp, zns),
+    yield from running(System(tmp_path_factory.mktemp("system-sqlite"),
+                              extra_env={**SYSTEM_ENV, **notify_servers(smtp, zns)},
                               backend="sqlite"))
 
 

@@ -27,14 +27,14 @@ class Settings(BaseSettings):
     # Seconds a caller waits for an RPC reply; requests expire on the broker after it.
     rpc_timeout: float = 10.0
     outbox_interval: float = 0.5
-    # Seconds between measurements of the gauges the alert rules read (outbox backlog,
-    # units sent before a lock); well under Prometheus' scrape interval.
-    gauge_interval: float = 10.0
     # development: the local defaults (no client secret, unencrypted keys, a known
     # actor key) are allowed; production refuses to start without real secrets.
     env: Literal["development", "production"] = "development"
     # HMAC key the gateway signs actors with and services check (services/common/actor.py).
     actor_secret: str | None = None
+    # Seconds between measurements of the gauges the alert rules read (outbox backlog,
+    # units sent before a lock); well under Prometheus' scrape interval.
+    gauge_interval: float = 10.0
 
 
 def settings() -> Settings:

@@ -25,7 +25,7 @@ import yaml
 from services.common.contracts import SERVICES
 from services.notify.devservers.smtp import DevSmtp
 from services.notify.devservers.zns import DevZns
-from tests.conftest import running, system_env
+from tests.conftest import SYSTEM_ENV, notify_servers, running
 from tests.system import ROOT, SLOT, System
 
 IMAGE = os.environ.get("CCHC_IMAGE", "cchc:dev")
@@ -145,5 +145,6 @@ def image_size() -> int:
 @pytest.fixture(scope="session")
 def system(tmp_path_factory, smtp: DevSmtp, zns: DevZns) -> Iterator[Any]:
     image_size()
-    system = ImageSystem(tmp_path_factory.mktemp("image-system"), system_env(smtp, zns))
+    system = ImageSystem(tmp_path_factory.mktemp("image-system"),
+                         {**SYSTEM_ENV, **notify_servers(smtp, zns)})
     yield from running(system)

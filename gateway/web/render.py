@@ -1,0 +1,106 @@
+"""Templates, the Vietnamese formats they use, and the headers every page carries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import RedirectResponse, Response
+
+from gateway.policy import Principal
+from gateway.web import labels
+from gateway.web.problems import vietnamese
+from gateway.web.session import csrf_token, finish
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+HERE = Path(__file__).parent
+
+# Everything the pages need comes from this gateway: no inline script, no other origin,
+# and no framing by another site (clickjacking).
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; "
+            "object-src 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": PAGE_CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def parse_instant(value: str | datetime | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    # The services send instants with their offset; a bare one is UTC, as stored.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def vn_time(value: str | datetime | None) -> str:
+    """``dd/MM/yyyy HH:mm`` in Asia/Ho_Chi_Minh, whatever offset the instant came with."""
+    moment = parse_instant(value)
+    return moment.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M") if moment else "—"
+
+
+def vn_number(value: Any) -> str:
+    """A decimal the Vietnamese way: ``0,25``, ``1.234,5``; exact, never through float."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, _, fraction = text.partition(".")
+    groups = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    whole = ".".join([whole, *groups])
+    return sign + whole + ("," + fraction if fraction else "")
+
+
+def iso_utc(value: str | datetime | None) -> str:
+    moment = parse_instant(value)
+    return moment.astimezone(UTC).isoformat() if moment else ""
+
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters.update(vn_time=vn_time, vn_number=vn_number, iso_utc=iso_utc,
+                             vi=vietnamese)
+templates.env.globals.update(labels=labels)
+
+
+def page(
+    request: Request, template: str, principal: Principal | None = None, *,
+    status_code: int = 200, **context: Any,
+) -> Response:
+    """A whole page (or, for htmx, the fragment it asked for) with the session written."""
+    response = templates.TemplateResponse(
+        request, template,
+        {"me": principal, "csrf_token": csrf_token(request),
+         "done": labels.DONE.get(request.query_params.get("ok", "")),
+         "server_now": datetime.now(UTC).isoformat(), **context},
+        status_code=status_code,
+    )
+    return secure(finish(response, request))
+
+
+def secure(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def redirect(request: Request, url: str) -> Response:
+    """POST-redirect-GET: 303, so a reload never sends the form again."""
+    return secure(finish(RedirectResponse(url, status_code=303), request))

@@ -1,0 +1,48 @@
+"""Puts the web client into the gateway: pages, static assets, what a refused page shows."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from gateway.policy import PageForbidden, PasswordChangeRequired, SignInRequired
+from gateway.web.labels import role_names
+from gateway.web.pages import admin, assessment, auth, docs, files, home
+from gateway.web.problems import ApiError
+from gateway.web.render import HERE, page, redirect
+
+
+def _next(request: Request) -> str:
+    path = request.url.path
+    return path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def install(app: FastAPI) -> None:
+    """Routes under ``/`` (the API keeps /api/v1), assets under /static."""
+    for module in (auth, home, assessment, files, admin, docs):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, _: SignInRequired) -> Response:
+        from urllib.parse import quote
+
+        return redirect(request, f"/login?next={quote(_next(request))}")
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _password(request: Request, _: PasswordChangeRequired) -> Response:
+        return redirect(request, "/password")
+
+    @app.exception_handler(PageForbidden)
+    async def _forbidden(request: Request, exc: PageForbidden) -> Response:
+        error = ApiError(403, {"code": "forbidden_role", "detail":
+                               f"Trang này dành cho: {role_names(exc.required_roles)}"})
+        return page(request, "problem.html", exc.principal, status_code=403, error=error,
+                    heading="Bạn không có quyền mở trang này")
+
+    @app.exception_handler(ApiError)
+    async def _refused(request: Request, exc: ApiError) -> Response:
+        # A page whose reading the API refused (not yours, not found, service down).
+        return page(request, "problem.html", None, status_code=exc.status, error=exc,
+                    heading="Không thực hiện được")

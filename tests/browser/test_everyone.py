@@ -1,0 +1,51 @@
+"""What everyone meets: the sign-in page at /, the API's docs offline, a viewer's
+progress dashboard, a page their role does not open, and signing out."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import sign_in
+from tests.conftest import USER_PASSWORD
+
+
+def test_the_address_make_run_prints_opens_the_sign_in_page(open_tab) -> None:
+    tab = open_tab(wide=False)
+    page = tab.go("/")
+    assert page.url.endswith("/login?next=/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Đăng nhập")
+    tab.check("login", phone=True)
+    tab.fill_form({"Tên đăng nhập": "admin", "Mật khẩu": "sai-mat-khau"})
+    page.get_by_role("button", name="Đăng nhập").click()
+    assert tab.alert().strip() == "Sai tên đăng nhập hoặc mật khẩu"
+    assert page.get_by_label("Tên đăng nhập", exact=True).input_value() == "admin"
+    tab.check("login-refused")
+
+
+def test_docs_work_without_the_internet(open_tab) -> None:
+    tab = open_tab()
+    page = tab.go("/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Chỉ số CCHC")
+    expect(page.get_by_text("/api/v1/auth/login").first).to_be_visible()
+    tab.check("docs")
+
+
+def test_a_viewer_follows_progress_and_signs_out(open_tab, make_user, http,
+                                                 admin_headers) -> None:
+    viewer, _ = make_user("viewer", full_name="Nguyễn Văn Tỉnh")
+    campaigns = http.get("/api/v1/campaigns", headers=admin_headers).json()
+    tab = open_tab()
+    page = sign_in(tab, viewer, USER_PASSWORD)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Xin chào, Nguyễn Văn Tỉnh")
+    if campaigns:
+        page.get_by_role("link", name="Tiến độ").first.click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Tiến độ tự đánh giá")
+        tab.check("viewer-progress", phone=True)
+    page = tab.go("/admin/accounts")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bạn không có quyền mở trang này")
+    assert "Quản trị (Sở Nội vụ)" in tab.alert()
+    tab.check("viewer-forbidden")
+    page.get_by_role("button", name="Đăng xuất").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Đăng nhập")
+    tab.go("/")
+    assert "/login" in page.url
