@@ -31,7 +31,7 @@ from services.common.db import transaction
 from services.common.errors import DomainError, not_found
 from services.common.events import retrying_event_handler
 from services.common.outbox import claim_event
-from services.submission.domain import vn_iso
+from services.common.times import vn_iso
 
 COUNCIL_ROLES = {"admin", "appraiser"}
 
@@ -247,13 +247,10 @@ class Service(ServiceBase):
                                     .order_by(Entry.id)))
 
     def _write(self, work: Callable[[], tuple[dict[str, Any], Any]]) -> dict[str, Any]:
-        """One write transaction whose window is checked again as its last statement."""
+        """One write transaction; its window's lock decides at COMMIT (common/windows.py)."""
         try:
             result, window = work()
-            self.db.flush()
-            if window is not None:
-                lock.assert_still_open(self.db, window)
-            self.db.commit()
+            lock.commit(self.db, window)
         except BaseException:
             self.db.rollback()
             raise
