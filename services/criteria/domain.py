@@ -18,11 +18,13 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from itertools import pairwise
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
+
+from services.common import scoring
 
 EVIDENCE_VALUES = ("required", "optional", "none")
 RULE_KINDS = ("options", "ratio", "range", "deduction", "survey")
@@ -154,14 +156,6 @@ class Catalog:
     # Điểm thưởng / điểm trừ: caps of the bonus and penalty points the admin may add.
     bonus_max: Decimal = Decimal(0)
     penalty_max: Decimal = Decimal(0)
-
-
-class Result(NamedTuple):
-    """Kết quả: total of applicable criteria, their maximum, and the index (%)."""
-
-    total: Decimal
-    max: Decimal
-    index: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -928,12 +922,14 @@ def compute_result(
     catalog: Catalog,
     scores: Mapping[str, Decimal | None],
     not_applicable: Collection[str] = frozenset(),
-) -> Result:
-    """Tổng điểm và Chỉ số CCHC: total, applicable maximum, index = total / max × 100.
+) -> scoring.Result:
+    """Tổng điểm, Chỉ số CCHC và xếp loại of these scores (services/common/scoring.py).
 
-    Not-applicable leaves leave both the total and the maximum; a missing or None
-    score counts 0. Scores of not-applicable leaves are ignored, since an entry keeps
-    its old score when later flagged. The index is None when nothing applies.
+    Checks what only the set knows: every code is a scorable criterion, every score
+    within its maximum, not-applicable marks allowed. Not-applicable leaves leave both
+    the total and the maximum; a missing or None score counts 0. Scores of
+    not-applicable leaves are ignored, since an entry keeps its old score when later
+    flagged. The index is None when nothing applies.
     """
     leaves = {leaf.code: leaf for leaf in iter_leaves(catalog)}
     unknown = sorted(set(scores) - set(leaves))
@@ -943,33 +939,23 @@ def compute_result(
             "Không phải mã tiêu chí chấm điểm / not a scorable code: "
             + ", ".join(unknown),
         )
-    total = Decimal(0)
-    maximum = Decimal(0)
+    lines = []
     for leaf in _applicable_leaves(catalog, not_applicable):
-        maximum += leaf.max
         raw = scores.get(leaf.code)
-        if raw is None:
-            continue
-        score = _to_decimal(raw)
-        if score is None or not (0 <= score <= leaf.max):
+        score = None if raw is None else _to_decimal(raw)
+        if raw is not None and (score is None or not (0 <= score <= leaf.max)):
             raise ScoreRejected(
                 "score_out_of_range",
                 f"Điểm ngoài khoảng 0–{_dec_str(leaf.max)} / score outside "
                 f"0..{_dec_str(leaf.max)}: {leaf.code} = {raw}",
             )
-        total += score
-    index = None
-    if maximum:
-        index = (total * HUNDRED / maximum).quantize(CENT, rounding=ROUND_HALF_UP)
-    return Result(_canonical(total), _canonical(maximum), index)
+        lines.append(scoring.Line(score, leaf.max))
+    return scoring.result(lines, bands_as_rows(catalog.bands))
 
 
-def classify(index: Decimal, bands: Sequence[Band]) -> str:
-    """Xếp loại: the label of the highest band whose min the index reaches."""
-    for band in sorted(bands, key=lambda b: b.min, reverse=True):
-        if index >= band.min:
-            return band.label
-    raise ValueError(f"Chỉ số dưới mọi mức xếp loại / index below every band: {index}")
+def bands_as_rows(bands: Sequence[Band]) -> list[dict[str, Any]]:
+    """The bands as campaigns copy them and services/common/scoring.py reads them."""
+    return [{"min": band.min, "label": band.label} for band in bands]
 
 
 # --- XLSX --------------------------------------------------------------------

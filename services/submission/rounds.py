@@ -23,12 +23,12 @@ from nameko.rpc import rpc
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common import scoring
 from services.common.errors import DomainError, invalid
 from services.common.times import vn_iso
 from services.common.types import ExactDecimal, UtcDateTime
 from services.common.validation import parse
 from services.submission import domain, store
-from services.submission.domain import decimal_text
 from services.submission.models import Base, Window
 from services.submission.schemas import Actor
 
@@ -62,8 +62,8 @@ def _proposed(raw: Any, maximum: Decimal) -> Decimal | None:
         value = None
     if value is None or not value.is_finite() or value < 0 or value > maximum:
         raise DomainError("score_rejected",
-                          f"Điểm đề xuất phải từ 0 đến {decimal_text(maximum)} / the proposed "
-                          f"score must be between 0 and {decimal_text(maximum)}", 422)
+                          f"Điểm đề xuất phải từ 0 đến {scoring.text(maximum)} / the proposed "
+                          f"score must be between 0 and {scoring.text(maximum)}", 422)
     return value
 
 
@@ -129,7 +129,7 @@ class RoundTwo:
 
 def _out(row: Supplement) -> dict[str, Any]:
     return {"code": row.code, "explanation": row.explanation,
-            "proposed_score": decimal_text(row.proposed_score),
+            "proposed_score": scoring.text(row.proposed_score),
             "updated_at": vn_iso(row.updated_at), "updated_by": row.updated_by}
 
 

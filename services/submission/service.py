@@ -16,7 +16,7 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import case, func, select, update
 
-from services.common import windows
+from services.common import scoring, windows
 from services.common.base import ServiceBase
 from services.common.contracts import (
     ASSESSMENT_RETURNED,
@@ -37,7 +37,7 @@ from services.common.outbox import record_event
 from services.common.times import vn_iso
 from services.common.validation import parse
 from services.submission import domain, gauges, precheck, rounds, signed_summary, store
-from services.submission.domain import decimal_text, entry_snapshot
+from services.submission.domain import entry_snapshot
 from services.submission.models import Assessment, Campaign, Change, Entry, Node, Window
 from services.submission.schemas import (
     Actor,
@@ -683,8 +683,8 @@ class Service(rounds.RoundTwo, ServiceBase):
                              and not e.not_applicable), Decimal(0))
             rows.append({
                 "code": node.code, "title": node.title, "depth": node.depth,
-                "max": decimal_text(node.max), "is_leaf": node.is_leaf,
-                "score": decimal_text(entry.score if entry else score),
+                "max": scoring.text(node.max), "is_leaf": node.is_leaf,
+                "score": scoring.text(entry.score if entry else score),
                 "not_applicable": entry.not_applicable if entry else False,
                 "explanation": entry.explanation if entry else "",
                 "evidence": [e["name"] for e in entry.evidence] if entry else [],
@@ -736,7 +736,8 @@ class Service(rounds.RoundTwo, ServiceBase):
         self.db.flush()
         # Totals over this transaction's scores (this entry's row included), added up
         # by the database; only the row of this entry is locked exclusively meanwhile.
-        result = domain.totals(*store.applicable_sums(self.db, found.id), campaign.bands)
+        result = scoring.result_from_sums(*store.applicable_sums(self.db, found.id),
+                                          campaign.bands).as_json(index_cents=True)
         record_event(self.db, ENTRY_SAVED, {
             "assessment_id": found.id, "campaign_id": found.campaign_id,
             "unit_code": found.unit_code, "code": entry.code, "action": action,
@@ -746,13 +747,9 @@ class Service(rounds.RoundTwo, ServiceBase):
         return {**self._entry_out(entry, node), "totals": result}
 
     def _result(self, campaign: Campaign, entries: list[Entry]) -> dict[str, Any]:
-        """Total, applicable maximum, index and band of these entries (domain.totals)."""
-        applicable = [e for e in entries if not e.not_applicable]
-        return domain.totals(
-            sum((e.score for e in applicable if e.score is not None), Decimal(0)),
-            sum((e.max for e in applicable), Decimal(0)),
-            campaign.bands,
-        )
+        """Total, applicable maximum, index and band of these entries (common/scoring.py)."""
+        lines = [scoring.Line(e.score, e.max, not e.not_applicable) for e in entries]
+        return scoring.result(lines, campaign.bands).as_json(index_cents=True)
 
     @staticmethod
     def _assessment_out(found: Assessment) -> dict[str, Any]:
@@ -765,11 +762,11 @@ class Service(rounds.RoundTwo, ServiceBase):
 
     @staticmethod
     def _entry_out(entry: Entry, node: Node) -> dict[str, Any]:
-        return {"code": entry.code, "title": node.title, "max": decimal_text(node.max),
+        return {"code": entry.code, "title": node.title, "max": scoring.text(node.max),
                 "rule": node.rule, "evidence_rule": node.evidence,
                 "not_applicable_allowed": node.not_applicable_allowed,
                 "assignee": entry.assignee, "inputs": entry.inputs,
-                "self_score": decimal_text(entry.score), "not_applicable": entry.not_applicable,
+                "self_score": scoring.text(entry.score), "not_applicable": entry.not_applicable,
                 "explanation": entry.explanation, "evidence": entry.evidence,
                 "status": entry.status, "returned": entry.reopened, "version": entry.version,
                 "updated_at": vn_iso(entry.updated_at), "updated_by": entry.updated_by,
