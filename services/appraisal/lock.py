@@ -1,10 +1,11 @@
-"""The council's windows lock at their instant, like the units' (khóa sổ thẩm định).
+"""The council's windows lock at their instant, with the units' lock (khóa sổ thẩm định).
 
-The same lock as the units' (services/common/windows.py), judged by appraisal's own
-database clock: a write takes its window's row ``FOR SHARE``, ``check_open`` refuses it
-with 423 unless the window is open and, on PostgreSQL, arms the commit-time trigger
-that migration appraisal_0003 installs on ``entries`` and ``changes``; ``commit``
-refuses the COMMIT that starts at or after the instant (SQLite: one last clock read).
+The rule and its mechanics live in services/common/windows.py: a write takes its
+window's row ``FOR SHARE``, ``check_open`` reads the database clock (and on
+PostgreSQL arms the commit-time check of the ``entries`` trigger installed by
+appraisal's migration 0003), and ``windows.commit`` refuses with 423 a COMMIT that
+starts after the instant. All of it runs in appraisal's own write transaction, by
+appraisal's own database clock.
 
 Windows are created by submission (``add_window``) and copied here
 (services/appraisal/sync.py) before the transaction starts; they never change
@@ -17,15 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.appraisal.models import Window
+from services.common import windows
 from services.common.errors import DomainError
-from services.common.windows import check_open, commit, server_now
-
-__all__ = ["APPRAISAL", "FINAL_APPRAISAL", "WINDOW_OF_ROUND", "commit", "open_window",
-           "server_now"]
 
 APPRAISAL = "appraisal"
 FINAL_APPRAISAL = "final_appraisal"
 WINDOW_OF_ROUND = {1: APPRAISAL, 2: FINAL_APPRAISAL}
+server_now = windows.server_now
+commit = windows.commit
 
 
 def open_window(session: Session, campaign_id: int, kind: str) -> Window:
@@ -38,5 +38,5 @@ def open_window(session: Session, campaign_id: int, kind: str) -> Window:
         raise DomainError("window_not_open",
                           "Chưa có thời hạn thẩm định cho vòng này / "
                           "no window is set for this round", 423, {"window": kind})
-    check_open(session, window)
+    windows.check_open(session, window)
     return window
