@@ -10,8 +10,7 @@ import pytest
 import yaml
 
 from services.common import scoring
-from services.criteria.domain import (
-    PROBLEM_MESSAGES,
+from services.criteria.catalog import (
     Band,
     Catalog,
     CatalogInvalid,
@@ -22,18 +21,14 @@ from services.criteria.domain import (
     RangeRule,
     RatioRule,
     ScoreRejected,
-    applicable_max,
-    bands_as_rows,
-    catalog_from_xlsx,
     catalog_to_dict,
-    catalog_to_xlsx,
-    clone_catalog,
-    compute_result,
     find_node,
     iter_leaves,
-    parse_catalog,
-    score_entry,
 )
+from services.criteria.parse import clone_catalog, parse_catalog
+from services.criteria.problems import PROBLEM_MESSAGES
+from services.criteria.rules import applicable_max, bands_as_rows, compute_result, score_entry
+from services.criteria.xlsx import catalog_from_xlsx, catalog_to_xlsx
 
 CATALOGS = Path(__file__).resolve().parents[3] / "data" / "catalogs"
 
