@@ -67,7 +67,7 @@ class Campaigns:
                 self.db.execute(Entry.__table__.insert(), [
                     {"assessment_id": found.id, "code": leaf["code"], "inputs": {},
                      "max": leaf["max"], "not_applicable": False, "explanation": "",
-                     "evidence": [], "status": rounds.initial_status(leaf), "reopened": False,
+                     "evidence": [], "status": rounds.initial_status(leaf), "returned": False,
                      "version": 1}
                     for leaf in leaves
                 ])
@@ -162,18 +162,18 @@ class Campaigns:
         rows = self.db.execute(
             select(Assessment.id, Assessment.unit_code, Assessment.unit_name,
                    Assessment.status, Entry.code, Entry.assignee, Entry.status,
-                   Entry.reopened)
+                   Entry.returned)
             .outerjoin(Entry, Entry.assessment_id == Assessment.id)
             .where(Assessment.campaign_id == campaign_id,
                    Assessment.status == ("returned" if supplement else "draft"))
             .order_by(Assessment.unit_code, Entry.id)
         ).all()
         units: dict[int, dict[str, Any]] = {}
-        for aid, unit_code, unit_name, status, code, assignee, entry_status, reopened in rows:
+        for aid, unit_code, unit_name, status, code, assignee, entry_status, returned in rows:
             unit = units.setdefault(aid, {"assessment_id": aid, "unit_code": unit_code,
                                           "unit_name": unit_name, "status": status,
                                           "incomplete": []})
-            if code is None or entry_status == "complete" or (supplement and not reopened):
+            if code is None or entry_status == "complete" or (supplement and not returned):
                 continue
             unit["incomplete"].append({"code": code, "title": nodes[code].title,
                                        "assignee": assignee})

@@ -276,7 +276,7 @@ class Entries:
 
     @staticmethod
     def _returned_only(found: Assessment, entry: Entry) -> None:
-        if found.status == "returned" and not entry.reopened:
+        if found.status == "returned" and not entry.returned:
             raise DomainError(
                 "not_returned",
                 "Vòng bổ sung chỉ cho sửa tiêu chí được trả lại / "

@@ -96,11 +96,11 @@ class Lifecycle:
                 raise DomainError("not_submitted",
                                   "Đơn vị chưa gửi báo cáo / the assessment was not sent", 409)
             # Back to the state it was sent from: round 1's draft, or a returned round.
-            reopened = "returned" if found.round > 1 else "draft"
-            window = store.open_window(self.db, found.campaign_id, store.window_for(reopened))
+            sent_from = "returned" if found.round > 1 else "draft"
+            window = store.open_window(self.db, found.campaign_id, store.window_for(sent_from))
             now = store.server_now(self.db)
             before = self._assessment_out(found)
-            found.status = reopened
+            found.status = sent_from
             found.submitted_at = found.submitted_by = found.signed_summary = None
             found.version += 1
             after = self._assessment_out(found)
@@ -133,7 +133,7 @@ class Lifecycle:
                                   422, {"codes": unknown})
             now = store.server_now(self.db)
             self.db.execute(update(Entry).where(Entry.assessment_id == found.id)
-                            .values(reopened=Entry.code.in_(codes)))
+                            .values(returned=Entry.code.in_(codes)))
             self.db.execute(update(Entry).where(Entry.assessment_id == found.id,
                                                 Entry.code.in_(codes))
                             .values(status="returned", version=Entry.version + 1))

@@ -147,6 +147,6 @@ class Views:
                 "assignee": entry.assignee, "inputs": entry.inputs,
                 "self_score": scoring.text(entry.score), "not_applicable": entry.not_applicable,
                 "explanation": entry.explanation, "evidence": entry.evidence,
-                "status": entry.status, "returned": entry.reopened, "version": entry.version,
+                "status": entry.status, "returned": entry.returned, "version": entry.version,
                 "updated_at": vn_iso(entry.updated_at), "updated_by": entry.updated_by,
                 "appraisal": None}
