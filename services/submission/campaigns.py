@@ -20,7 +20,7 @@ from services.common.errors import DomainError, not_found
 from services.common.outbox import record_event
 from services.common.times import vn_iso
 from services.common.validation import parse
-from services.submission import domain, rounds, store
+from services.submission import domain, persistence, rounds
 from services.submission.models import Assessment, Campaign, Entry, Node, Window
 from services.submission.schemas import (
     Actor,
@@ -59,13 +59,13 @@ class Campaigns:
                               locks_at=w.locks_at) for kind, w in body.windows.items()]
             self.db.add_all(windows)
             for code in body.unit_codes:
-                found = Assessment(campaign_id=campaign.id, unit_code=code,
+                assessment = Assessment(campaign_id=campaign.id, unit_code=code,
                                    unit_name=units[code]["name"], status="draft", round=1,
                                    version=1)
-                self.db.add(found)
+                self.db.add(assessment)
                 self.db.flush()
                 self.db.execute(Entry.__table__.insert(), [
-                    {"assessment_id": found.id, "code": leaf["code"], "inputs": {},
+                    {"assessment_id": assessment.id, "code": leaf["code"], "inputs": {},
                      "max": leaf["max"], "not_applicable": False, "explanation": "",
                      "evidence": [], "status": rounds.initial_status(leaf), "returned": False,
                      "version": 1}
@@ -88,7 +88,7 @@ class Campaigns:
     @rpc(expected_exceptions=DomainError)
     def get_campaign(self, campaign_id: int) -> dict[str, Any]:
         campaign = self._campaign(campaign_id)
-        now = store.server_now(self.db)
+        now = persistence.server_now(self.db)
         windows = self.db.scalars(select(Window).where(Window.campaign_id == campaign_id)
                                   .order_by(Window.opens_at)).all()
         units = self.db.execute(
@@ -127,7 +127,7 @@ class Campaigns:
             self._announce_window(self._campaign(campaign_id), window, list(self.db.scalars(
                 select(Assessment.unit_code).where(Assessment.campaign_id == campaign_id)
                 .order_by(Assessment.unit_code))))
-            return self._window_out(window, store.server_now(self.db))
+            return self._window_out(window, persistence.server_now(self.db))
 
     @rpc(expected_exceptions=DomainError)
     def progress(self, campaign_id: int) -> list[dict[str, Any]]:
@@ -158,7 +158,7 @@ class Campaigns:
         """
         self._campaign(campaign_id)
         supplement = kind == domain.SUPPLEMENT
-        nodes = store.nodes(self.db, campaign_id)
+        nodes = persistence.nodes(self.db, campaign_id)
         rows = self.db.execute(
             select(Assessment.id, Assessment.unit_code, Assessment.unit_name,
                    Assessment.status, Entry.code, Entry.assignee, Entry.status,
@@ -183,7 +183,7 @@ class Campaigns:
     def announce_locks(self) -> None:
         """Publishes window_locked once per window, after its instant has passed."""
         with transaction(self.db):
-            now = store.server_now(self.db)
+            now = persistence.server_now(self.db)
             # FOR UPDATE waits for writers that still hold the row FOR SHARE, so the
             # event leaves after every accepted write has committed.
             due = self.db.scalars(
@@ -215,7 +215,7 @@ class Campaigns:
         return who
 
     def _campaign(self, campaign_id: int) -> Campaign:
-        campaign = store.campaign(self.db, campaign_id)
+        campaign = persistence.campaign(self.db, campaign_id)
         if campaign is None:
             raise not_found("đợt đánh giá / campaign", str(campaign_id))
         return campaign

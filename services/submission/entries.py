@@ -20,7 +20,7 @@ from services.common.db import transaction
 from services.common.errors import DomainError, invalid, not_found
 from services.common.outbox import record_event
 from services.common.validation import parse
-from services.submission import domain, store
+from services.submission import domain, persistence
 from services.submission.domain import entry_snapshot
 from services.submission.models import Assessment, Campaign, Entry, Node, Window
 from services.submission.schemas import (
@@ -30,7 +30,7 @@ from services.submission.schemas import (
 )
 
 # A write: its answer and the window it must commit before (None: not window-bound).
-WORK = Callable[[], tuple[dict[str, Any], Window | None]]
+Write = Callable[[], tuple[dict[str, Any], Window | None]]
 
 
 class Entries:
@@ -46,19 +46,19 @@ class Entries:
         ):
             raise invalid("Phân công là {mã: tên đăng nhập} / assignments are {code: username}")
 
-        def work() -> tuple[dict[str, Any], Window | None]:
-            found = store.assessment(self.db, assessment_id, lock="share")
-            domain.check_leader(who.model_dump(), found.unit_code)
-            store.unit_may_write(found)
-            nodes = store.nodes(self.db, found.campaign_id)
+        def write() -> tuple[dict[str, Any], Window | None]:
+            assessment = persistence.assessment(self.db, assessment_id, lock="share")
+            domain.check_leader(who.model_dump(), assessment.unit_code)
+            persistence.unit_may_write(assessment)
+            nodes = persistence.nodes(self.db, assessment.campaign_id)
             unknown = sorted(set(assignments) - set(nodes))
             if unknown:
                 raise DomainError("unknown_code",
                                   f"Mã tiêu chí không có / unknown code: {', '.join(unknown)}",
                                   422, {"codes": unknown})
-            self._check_assignees(found.unit_code, assignments.values())
-            window = store.open_window(self.db, found.campaign_id,
-                                       store.window_for(found.status))
+            self._check_assignees(assessment.unit_code, assignments.values())
+            window = persistence.open_window(self.db, assessment.campaign_id,
+                                       persistence.window_for(assessment.status))
             parents = {c: n.parent_code for c, n in nodes.items()}
             leaves = [c for c, n in nodes.items() if n.is_leaf]
             # Deeper codes win over their ancestors, whatever order the client sent.
@@ -66,7 +66,7 @@ class Entries:
             for code in sorted(assignments, key=lambda c: nodes[c].depth):
                 for leaf in domain.leaves_under(parents, leaves, code):
                     plan[leaf] = assignments[code]
-            now = store.server_now(self.db)
+            now = persistence.server_now(self.db)
             rows = self.db.scalars(select(Entry).where(
                 Entry.assessment_id == assessment_id, Entry.code.in_(plan))
                 .order_by(Entry.code).with_for_update()).all()
@@ -74,7 +74,7 @@ class Entries:
             for entry in rows:
                 if entry.assignee == plan[entry.code]:
                     continue
-                store.record_change(self.db, assessment_id, entry.code, "assign",
+                persistence.record_change(self.db, assessment_id, entry.code, "assign",
                                     who.username, now, {"assignee": entry.assignee},
                                     {"assignee": plan[entry.code]})
                 entry.assignee = plan[entry.code]
@@ -84,14 +84,14 @@ class Entries:
             if changed:
                 # Phân công: notify tells each assignee what is now theirs.
                 record_event(self.db, ENTRIES_ASSIGNED, {
-                    "assessment_id": found.id, "campaign_id": found.campaign_id,
-                    "unit_code": found.unit_code, "actor": who.username,
+                    "assessment_id": assessment.id, "campaign_id": assessment.campaign_id,
+                    "unit_code": assessment.unit_code, "actor": who.username,
                     "assignments": [{"code": c["code"], "title": nodes[c["code"]].title,
                                      "assignee": c["assignee"]} for c in changed]})
             return {"assigned": changed}, window
 
         return self._idempotent(who, idempotency_key, "assign",
-                                (assessment_id, assignments), work)
+                                (assessment_id, assignments), write)
 
     @rpc(expected_exceptions=DomainError)
     def save_entry(self, assessment_id: int, code: str, data: dict[str, Any],
@@ -110,62 +110,62 @@ class Entries:
                     f"Tiêu chí {code} không được đánh dấu không áp dụng / "
                     f"criterion {code} cannot be marked not applicable", 422)
 
-        def known() -> tuple[Campaign, Node, Decimal | None] | None:
+        def from_cache() -> tuple[Campaign, Node, Decimal | None] | None:
             """Campaign, criterion and score, when this process needs no read and no call."""
-            campaign_id = store.known_campaign(self.db, assessment_id)
+            campaign_id = persistence.known_campaign(self.db, assessment_id)
             if campaign_id is None:
                 return None
-            node = store.nodes(self.db, campaign_id).get(code)
+            node = persistence.nodes(self.db, campaign_id).get(code)
             if node is None or not node.is_leaf:
                 return None
             campaign = self._campaign(campaign_id)
             score = None
             if inputs:
-                score = store.known_score(self.db, campaign.catalog_id, code, inputs)
+                score = persistence.known_score(self.db, campaign.catalog_id, code, inputs)
                 if score is None:
                     return None
             return campaign, node, score
 
-        def work() -> tuple[dict[str, Any], Window | None]:
-            ready = known()
+        def write() -> tuple[dict[str, Any], Window | None]:
+            ready = from_cache()
             if ready is not None:
                 # Nothing to ask the criteria service: straight to the locked rows, where
                 # the same checks run in the same order as below.
                 campaign, node, score = ready
-                locked = store.locked_for_write(self.db, assessment_id, code)
+                locked = persistence.locked_for_write(self.db, assessment_id, code)
                 if locked is not None:
-                    found, entry, window = locked
-                    domain.check_write(who.model_dump(), found.unit_code, entry.assignee)
+                    assessment, entry, window = locked
+                    domain.check_write(who.model_dump(), assessment.unit_code, entry.assignee)
                     refuse_not_applicable(node)
             else:
                 # Cheap refusals first, so a forbidden save costs no scoring call.
-                found, current = store.assessment_and_entry(self.db, assessment_id, code)
-                store.remember_campaign(self.db, assessment_id, found.campaign_id)
-                node = store.nodes(self.db, found.campaign_id)[code]
-                domain.check_write(who.model_dump(), found.unit_code, current.assignee)
+                assessment, current = persistence.assessment_and_entry(self.db, assessment_id, code)
+                persistence.remember_campaign(self.db, assessment_id, assessment.campaign_id)
+                node = persistence.nodes(self.db, assessment.campaign_id)[code]
+                domain.check_write(who.model_dump(), assessment.unit_code, current.assignee)
                 refuse_not_applicable(node)
-                campaign = self._campaign(found.campaign_id)
+                campaign = self._campaign(assessment.campaign_id)
                 score = None
                 if inputs:
                     score = Decimal(
                         self.criteria.score_entry(campaign.catalog_id, code, inputs)["score"])
-                    store.remember_score(self.db, campaign.catalog_id, code, inputs, score)
-                locked = store.locked_for_write(self.db, assessment_id, code)
+                    persistence.remember_score(self.db, campaign.catalog_id, code, inputs, score)
+                locked = persistence.locked_for_write(self.db, assessment_id, code)
 
             if locked is not None:
-                found, entry, window = locked
-                store.unit_may_write(found)
-                now = store.assert_still_open(self.db, window)
+                assessment, entry, window = locked
+                persistence.unit_may_write(assessment)
+                now = persistence.assert_still_open(self.db, window)
             else:
-                found = store.assessment(self.db, assessment_id, lock="share")
-                store.unit_may_write(found)
-                window = store.open_window(self.db, found.campaign_id,
-                                           store.window_for(found.status))
-                entry = store.entry(self.db, assessment_id, code, lock=True)
-                now = store.server_now(self.db)
+                assessment = persistence.assessment(self.db, assessment_id, lock="share")
+                persistence.unit_may_write(assessment)
+                window = persistence.open_window(self.db, assessment.campaign_id,
+                                           persistence.window_for(assessment.status))
+                entry = persistence.entry(self.db, assessment_id, code, lock=True)
+                now = persistence.server_now(self.db)
             # Re-checked under the row lock: the leader may have reassigned meanwhile.
-            domain.check_write(who.model_dump(), found.unit_code, entry.assignee)
-            self._returned_only(found, entry)
+            domain.check_write(who.model_dump(), assessment.unit_code, entry.assignee)
+            self._returned_only(assessment, entry)
             if expected is not None and entry.version != expected:
                 raise domain.stale(entry.version)
             before = entry_snapshot(entry)
@@ -177,12 +177,12 @@ class Entries:
                 entry.explanation = body.explanation
             # A changed entry must be looked at again before it counts as complete.
             entry.status = "draft"
-            return self._entry_written(found, entry, node, campaign, who, "save",
+            return self._entry_written(assessment, entry, node, campaign, who, "save",
                                        before, now), window
 
         return self._idempotent(who, idempotency_key, "save_entry",
                                 (assessment_id, code, body.model_dump(mode="json"), expected),
-                                work)
+                                write)
 
     @rpc(expected_exceptions=DomainError)
     def complete_entry(self, assessment_id: int, code: str, actor: dict[str, Any],
@@ -192,8 +192,8 @@ class Entries:
         who = parse(Actor, actor)
         expected = domain.parse_if_match(if_match)
 
-        def work() -> tuple[dict[str, Any], Window | None]:
-            found, entry, node, window = self._writable_entry(assessment_id, code, who)
+        def write() -> tuple[dict[str, Any], Window | None]:
+            assessment, entry, node, window = self._writable_entry(assessment_id, code, who)
             if expected is not None and entry.version != expected:
                 raise domain.stale(entry.version)
             problems = domain.completion_problems(
@@ -204,12 +204,12 @@ class Entries:
                 raise domain.incomplete(code, problems)
             before = entry_snapshot(entry)
             entry.status = "complete"
-            campaign = self._campaign(found.campaign_id)
-            return self._entry_written(found, entry, node, campaign, who, "complete",
+            campaign = self._campaign(assessment.campaign_id)
+            return self._entry_written(assessment, entry, node, campaign, who, "complete",
                                        before), window
 
         return self._idempotent(who, idempotency_key, "complete_entry",
-                                (assessment_id, code, expected), work)
+                                (assessment_id, code, expected), write)
 
     @rpc(expected_exceptions=DomainError)
     def attach_evidence(self, assessment_id: int, code: str, evidence: dict[str, Any],
@@ -218,16 +218,16 @@ class Entries:
         who = parse(Actor, actor)
         ref = parse(EvidenceRef, evidence)
 
-        def work() -> tuple[dict[str, Any], Window | None]:
-            found, entry, node, window = self._writable_entry(assessment_id, code, who)
+        def write() -> tuple[dict[str, Any], Window | None]:
+            assessment, entry, node, window = self._writable_entry(assessment_id, code, who)
             before = entry_snapshot(entry)
             kept = [e for e in entry.evidence if str(e["id"]) != str(ref.id)]
             entry.evidence = [*kept, ref.model_dump(mode="json", exclude_none=True)]
-            campaign = self._campaign(found.campaign_id)
-            return self._entry_written(found, entry, node, campaign, who, "attach_evidence",
+            campaign = self._campaign(assessment.campaign_id)
+            return self._entry_written(assessment, entry, node, campaign, who, "attach_evidence",
                                        before), window
 
-        return self._idempotent(who, None, "attach_evidence", (), work)
+        return self._idempotent(who, None, "attach_evidence", (), write)
 
     @rpc(expected_exceptions=DomainError)
     def check_writable(self, assessment_id: int, code: str, actor: dict[str, Any]) -> None:
@@ -243,8 +243,8 @@ class Entries:
                         actor: dict[str, Any]) -> dict[str, Any]:
         who = parse(Actor, actor)
 
-        def work() -> tuple[dict[str, Any], Window | None]:
-            found, entry, node, window = self._writable_entry(assessment_id, code, who)
+        def write() -> tuple[dict[str, Any], Window | None]:
+            assessment, entry, node, window = self._writable_entry(assessment_id, code, who)
             kept = [e for e in entry.evidence if str(e["id"]) != str(evidence_id)]
             if len(kept) == len(entry.evidence):
                 raise not_found("tài liệu kiểm chứng / evidence", str(evidence_id))
@@ -255,52 +255,53 @@ class Entries:
                 explanation=entry.explanation, evidence=kept, evidence_rule=node.evidence,
             ):
                 entry.status = "draft"
-            campaign = self._campaign(found.campaign_id)
-            return self._entry_written(found, entry, node, campaign, who, "detach_evidence",
+            campaign = self._campaign(assessment.campaign_id)
+            return self._entry_written(assessment, entry, node, campaign, who, "detach_evidence",
                                        before), window
 
-        return self._idempotent(who, None, "detach_evidence", (), work)
+        return self._idempotent(who, None, "detach_evidence", (), write)
 
     def _writable_entry(self, assessment_id: int, code: str,
                         who: Actor) -> tuple[Assessment, Entry, Node, Window]:
-        found = store.assessment(self.db, assessment_id, lock="share")
-        node = store.nodes(self.db, found.campaign_id).get(code)
+        assessment = persistence.assessment(self.db, assessment_id, lock="share")
+        node = persistence.nodes(self.db, assessment.campaign_id).get(code)
         if node is None or not node.is_leaf:
             raise not_found("tiêu chí chấm điểm / scorable criterion", code)
-        entry = store.entry(self.db, assessment_id, code, lock=True)
-        domain.check_write(who.model_dump(), found.unit_code, entry.assignee)
-        store.unit_may_write(found)
-        window = store.open_window(self.db, found.campaign_id, store.window_for(found.status))
-        self._returned_only(found, entry)
-        return found, entry, node, window
+        entry = persistence.entry(self.db, assessment_id, code, lock=True)
+        domain.check_write(who.model_dump(), assessment.unit_code, entry.assignee)
+        persistence.unit_may_write(assessment)
+        window = persistence.open_window(self.db, assessment.campaign_id,
+                                         persistence.window_for(assessment.status))
+        self._returned_only(assessment, entry)
+        return assessment, entry, node, window
 
     @staticmethod
-    def _returned_only(found: Assessment, entry: Entry) -> None:
-        if found.status == "returned" and not entry.returned:
+    def _returned_only(assessment: Assessment, entry: Entry) -> None:
+        if assessment.status == "returned" and not entry.returned:
             raise DomainError(
                 "not_returned",
                 "Vòng bổ sung chỉ cho sửa tiêu chí được trả lại / "
                 "only returned criteria can change in this round", 423)
 
-    def _entry_written(self, found: Assessment, entry: Entry, node: Node, campaign: Campaign,
+    def _entry_written(self, assessment: Assessment, entry: Entry, node: Node, campaign: Campaign,
                        who: Actor, action: str, before: dict[str, Any],
                        now: datetime | None = None) -> dict[str, Any]:
         # ``now``: the server clock the caller read under the locks, when it has it.
         if now is None:
-            now = store.server_now(self.db)
+            now = persistence.server_now(self.db)
         entry.version += 1
         entry.updated_at, entry.updated_by = now, who.username
         after = entry_snapshot(entry)
-        store.record_change(self.db, found.id, entry.code, action, who.username, now,
+        persistence.record_change(self.db, assessment.id, entry.code, action, who.username, now,
                             before, after)
         self.db.flush()
         # Totals over this transaction's scores (this entry's row included), added up
         # by the database; only the row of this entry is locked exclusively meanwhile.
-        result = scoring.result_from_sums(*store.applicable_sums(self.db, found.id),
+        result = scoring.result_from_sums(*persistence.applicable_sums(self.db, assessment.id),
                                           campaign.bands).as_json(index_cents=True)
         record_event(self.db, ENTRY_SAVED, {
-            "assessment_id": found.id, "campaign_id": found.campaign_id,
-            "unit_code": found.unit_code, "code": entry.code, "action": action,
+            "assessment_id": assessment.id, "campaign_id": assessment.campaign_id,
+            "unit_code": assessment.unit_code, "code": entry.code, "action": action,
             "version": entry.version, "score": after["score"],
             "not_applicable": entry.not_applicable, "status": entry.status,
             "actor": who.username})
@@ -322,6 +323,6 @@ class Entries:
             )
 
     def _idempotent(self, who: Actor, key: str | None, method: str, parts: tuple[Any, ...],
-                    work: WORK) -> dict[str, Any]:
-        return store.idempotent(self.db, who.username, key,
-                                domain.fingerprint(method, *parts), work)
+                    write: Write) -> dict[str, Any]:
+        return persistence.idempotent(self.db, who.username, key,
+                                domain.fingerprint(method, *parts), write)

@@ -7,7 +7,7 @@ an entry or an assessment is complete.
 The entrypoints live by what they do, one mixin a module, and this class gathers
 them: campaigns.py (campaigns, windows, the lock's announcement), entries.py (a
 unit's writes), lifecycle.py (send, take back, return), views.py (what an assessment
-shows), rounds.py (round 2). Beneath them: domain.py (the rules), store.py (reads and
+shows), rounds.py (round 2). Beneath them: domain.py (the rules), persistence.py (reads and
 row locks), models.py (tables).
 """
 

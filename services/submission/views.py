@@ -13,7 +13,7 @@ from services.common import scoring
 from services.common.errors import DomainError, not_found
 from services.common.times import vn_iso
 from services.common.validation import parse
-from services.submission import domain, precheck, signed_summary, store
+from services.submission import domain, persistence, precheck, signed_summary
 from services.submission.models import Assessment, Campaign, Change, Entry, Node
 from services.submission.schemas import (
     Actor,
@@ -27,22 +27,22 @@ class Views:
     def get_assessment(self, campaign_id: int, unit_code: str,
                        actor: dict[str, Any]) -> dict[str, Any]:
         self._campaign(campaign_id)
-        found = self.db.scalars(select(Assessment).where(
+        assessment = self.db.scalars(select(Assessment).where(
             Assessment.campaign_id == campaign_id, Assessment.unit_code == unit_code)).first()
-        if found is None:
+        if assessment is None:
             raise not_found("bản đánh giá / assessment", f"{campaign_id}/{unit_code}")
-        return self.get_assessment_by_id(found.id, actor)
+        return self.get_assessment_by_id(assessment.id, actor)
 
     @rpc(expected_exceptions=DomainError)
     def get_assessment_by_id(self, assessment_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         who = parse(Actor, actor)
-        found = store.assessment(self.db, assessment_id)
-        domain.check_read(who.model_dump(), found.unit_code)
-        entries = self._entries(found.id)
-        nodes = store.nodes(self.db, found.campaign_id)
-        campaign = self._campaign(found.campaign_id)
+        assessment = persistence.assessment(self.db, assessment_id)
+        domain.check_read(who.model_dump(), assessment.unit_code)
+        entries = self._entries(assessment.id)
+        nodes = persistence.nodes(self.db, assessment.campaign_id)
+        campaign = self._campaign(assessment.campaign_id)
         return {
-            **self._assessment_out(found),
+            **self._assessment_out(assessment),
             **self._result(campaign, entries),
             "entries": [self._entry_out(e, nodes[e.code]) for e in entries],
         }
@@ -50,8 +50,8 @@ class Views:
     @rpc(expected_exceptions=DomainError)
     def history(self, assessment_id: int, actor: dict[str, Any]) -> list[dict[str, Any]]:
         who = parse(Actor, actor)
-        found = store.assessment(self.db, assessment_id)
-        domain.check_read(who.model_dump(), found.unit_code)
+        assessment = persistence.assessment(self.db, assessment_id)
+        domain.check_read(who.model_dump(), assessment.unit_code)
         rows = self.db.scalars(select(Change).where(Change.assessment_id == assessment_id)
                                .order_by(Change.id)).all()
         return [{"id": c.id, "code": c.code, "action": c.action, "actor": c.actor,
@@ -61,12 +61,12 @@ class Views:
     def precheck(self, assessment_id: int, actor: dict[str, Any]) -> list[dict[str, Any]]:
         """Kiểm tra trước khi gửi: per criterion, what the council will refuse."""
         who = parse(Actor, actor)
-        found = store.assessment(self.db, assessment_id)
-        domain.check_read(who.model_dump(), found.unit_code)
-        campaign = self._campaign(found.campaign_id)
-        nodes = store.nodes(self.db, found.campaign_id)
+        assessment = persistence.assessment(self.db, assessment_id)
+        domain.check_read(who.model_dump(), assessment.unit_code)
+        campaign = self._campaign(assessment.campaign_id)
+        nodes = persistence.nodes(self.db, assessment.campaign_id)
         out: list[dict[str, Any]] = []
-        for entry in self._entries(found.id):
+        for entry in self._entries(assessment.id):
             node = nodes[entry.code]
             out.extend(precheck.entry_problems(
                 code=entry.code, score=entry.score, not_applicable=entry.not_applicable,
@@ -79,23 +79,23 @@ class Views:
     def summary(self, assessment_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """What the summary to sign shows: the gateway lays it out as PDF and XLSX."""
         who = parse(Actor, actor)
-        found = store.assessment(self.db, assessment_id)
-        domain.check_read(who.model_dump(), found.unit_code)
-        shown, statuses = self._summary_table(found)
+        assessment = persistence.assessment(self.db, assessment_id)
+        domain.check_read(who.model_dump(), assessment.unit_code)
+        shown, statuses = self._summary_table(assessment)
         table_digest = signed_summary.digest(shown)
         rows = [{**row, "status": statuses.get(row["code"])} for row in shown["rows"]]
         return {
-            **shown, "rows": rows, "status": found.status,
-            "generated_at": vn_iso(store.server_now(self.db)),
-            "digest": table_digest, "marker": signed_summary.marker(found.id, table_digest),
+            **shown, "rows": rows, "status": assessment.status,
+            "generated_at": vn_iso(persistence.server_now(self.db)),
+            "digest": table_digest, "marker": signed_summary.marker(assessment.id, table_digest),
         }
 
-    def _summary_table(self, found: Assessment) -> tuple[dict[str, Any], dict[str, str]]:
+    def _summary_table(self, assessment: Assessment) -> tuple[dict[str, Any], dict[str, str]]:
         """What the summary table shows (its digest binds the signed copy) and, apart,
         each entry's status, which the table does not show."""
-        campaign = self._campaign(found.campaign_id)
-        entries = {e.code: e for e in self._entries(found.id)}
-        nodes = store.nodes(self.db, found.campaign_id)
+        campaign = self._campaign(assessment.campaign_id)
+        entries = {e.code: e for e in self._entries(assessment.id)}
+        nodes = persistence.nodes(self.db, assessment.campaign_id)
         parents = {c: n.parent_code for c, n in nodes.items()}
         rows = []
         for node in nodes.values():
@@ -115,7 +115,7 @@ class Views:
             })
         shown = {
             "campaign": {"id": campaign.id, "name": campaign.name, "year": campaign.year},
-            "unit_code": found.unit_code, "unit_name": found.unit_name,
+            "unit_code": assessment.unit_code, "unit_name": assessment.unit_name,
             **self._result(campaign, list(entries.values())),
             "rows": rows,
         }
@@ -131,13 +131,15 @@ class Views:
         return scoring.result(lines, campaign.bands).as_json(index_cents=True)
 
     @staticmethod
-    def _assessment_out(found: Assessment) -> dict[str, Any]:
-        return {"id": found.id, "campaign_id": found.campaign_id, "unit_code": found.unit_code,
-                "unit_name": found.unit_name, "status": found.status, "round": found.round,
-                "version": found.version,
-                "proposed_classification": found.proposed_classification,
-                "signed_summary": found.signed_summary,
-                "submitted_at": vn_iso(found.submitted_at), "submitted_by": found.submitted_by}
+    def _assessment_out(assessment: Assessment) -> dict[str, Any]:
+        return {"id": assessment.id, "campaign_id": assessment.campaign_id,
+                "unit_code": assessment.unit_code, "unit_name": assessment.unit_name,
+                "status": assessment.status, "round": assessment.round,
+                "version": assessment.version,
+                "proposed_classification": assessment.proposed_classification,
+                "signed_summary": assessment.signed_summary,
+                "submitted_at": vn_iso(assessment.submitted_at),
+                "submitted_by": assessment.submitted_by}
 
     @staticmethod
     def _entry_out(entry: Entry, node: Node) -> dict[str, Any]:
