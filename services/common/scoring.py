@@ -80,6 +80,17 @@ def vn(value: Decimal | str | None) -> str:
     return sign + ".".join(groups) + ("," + frac if frac else "")
 
 
+def vn_text(value: Any, empty: str = "") -> str:
+    """``vn`` of whatever a payload or a page holds: a decimal string, a Decimal, None
+    (``empty``); text that is not a number is shown as it is."""
+    if value is None or value == "":
+        return empty
+    try:
+        return vn(Decimal(str(value)))
+    except InvalidOperation:
+        return str(value)
+
+
 def band(index: Decimal | None, bands: Iterable[Mapping[str, Any]]) -> str | None:
     """The label of the highest band whose ``min`` the index reaches (None below all)."""
     if index is None:
