@@ -26,7 +26,7 @@ from services.appraisal.models import Window
 from services.common.errors import DomainError
 
 # The same words and states as the units' lock (moving to services/common/ with it).
-from services.submission.domain import window_closed, window_state
+from services.common.windows import window_closed, window_state
 
 APPRAISAL = "appraisal"
 FINAL_APPRAISAL = "final_appraisal"
