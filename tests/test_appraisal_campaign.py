@@ -293,6 +293,23 @@ def test_a_whole_campaign_from_council_to_published_ranking(
     ok(http.post(f"/api/v1/campaigns/{communes['id']}/publish", headers=admin))
     ok(http.post(f"/api/v1/campaigns/{departments['id']}/publish", headers=admin))
 
+    # --- What the leaders were told (notify): the returns with reasons, the results --
+    def notices(headers: dict[str, str], kind: str) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + 20
+        while True:
+            got = [n for n in ok(http.get("/api/v1/notifications", headers=headers))
+                   if n["kind"] == kind]
+            if got or time.monotonic() > deadline:
+                return got
+            time.sleep(0.2)
+
+    [told] = notices(leaders[c1], "criteria_returned")
+    assert "- 1.1: Ban hành kế hoạch CCHC năm" in told["body"]
+    assert "Lý do: Kế hoạch ban hành sau thời hạn" in told["body"]
+    for unit in (c1, c2, d1):
+        [published_notice] = notices(leaders[unit], "results_published")
+        assert f"({tag})" in published_notice["title"]
+
     # --- The published figures, by hand -----------------------------------------
     # Xã 1: 1.1 round 2 = 2, 1.2 = 2.75, 2.1 = 1, 2.2 survey = 2.5: total 8.25 of 10,
     #       index 8.25 / 10 × 100 = 82.50 -> Tốt (≥ 80).
