@@ -183,7 +183,12 @@ def test_council_appraises_returns_and_results_are_published(
     assert "Đã lưu cách nhận thông báo." in page.get_by_role("status").inner_text()
     assert not page.get_by_label("Zalo").is_checked()
 
-    # Sở Nội vụ: survey points, finalize and publish; then the viewer reads the results.
+    # Sở Nội vụ: a bonus with its reason, survey points, finalize and publish; then the
+    # viewer reads the results.
+    page = admin.go(f"/assessments/{aid}/council")
+    admin.fill_form({"Điểm thưởng": "0,5", "Lý do thưởng": "Sáng kiến CCHC được công nhận"})
+    page.get_by_role("button", name="Lưu điểm thưởng, trừ").click()
+    assert "Đã lưu điểm thưởng, điểm trừ." in page.get_by_role("status").inner_text()
     page = admin.go(f"/campaigns/{cid}/results")
     page.get_by_label(f"2.2 của UBND xã Thủy Vân {unit['tag']}").fill("2,5")
     page.get_by_role("button", name="Lưu điểm khảo sát").click()
@@ -197,9 +202,10 @@ def test_council_appraises_returns_and_results_are_published(
     page = sign_in(reader, viewer_name, USER_PASSWORD)
     page = reader.go(f"/campaigns/{cid}/results")
     expect(page.get_by_role("heading", name="Xếp hạng: Cấp xã")).to_be_visible()
-    # 1.1 after round 2: 2; 1.2: 2,75; 2.1: 1,5; the survey's 2,5 — 8,75 of 10, "Tốt".
+    # 1.1 after round 2: 2; 1.2: 2,75; 2.1: 1,5; the survey's 2,5; the bonus 0,5:
+    # 9,25 of 10, "Xuất sắc".
     first = page.locator("tbody tr").first
-    expect(first).to_have_text(f"1UBND xã Thủy Vân {unit['tag']}8,75 / 1087,5%Tốt")
+    expect(first).to_have_text(f"1UBND xã Thủy Vân {unit['tag']}9,25 / 1092,5%Xuất sắc")
     expect(page.locator(".chart rect.bar")).to_have_count(2)
     reader.check("viewer-results", phone=True)
     page.get_by_role("link", name=f"UBND xã Thủy Vân {unit['tag']}").click()
