@@ -22,8 +22,8 @@ def test_readyz_reports_all_six_services(http: httpx.Client) -> None:
 
 def test_healthz_and_openapi(http: httpx.Client) -> None:
     assert http.get("/healthz").json() == {"status": "ok"}
-    # "/" is the web client now (issue 14): someone not signed in is sent to sign in.
-    assert http.get("/", follow_redirects=False).headers["location"].startswith("/login")
+    # The address `make run` prints opens the web client, which asks who you are first.
+    assert http.get("/", follow_redirects=False).headers["location"] == "/login?next=/"
     spec = http.get("/openapi.json").json()
     assert {"/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
 

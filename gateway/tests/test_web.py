@@ -15,6 +15,7 @@ from gateway.app import app
 from gateway.policy import Principal, route_access
 from gateway.web.pages.admin import read_account_list, reminder_minutes, vietnam_instant
 from gateway.web.pages.assessment import entry_body, tree_rows
+from gateway.web.pages.results import by_type, field_bars, trend_points
 from gateway.web.problems import ApiError
 from gateway.web.render import vn_number, vn_time
 
@@ -139,3 +140,24 @@ def test_every_page_declares_who_may_open_it() -> None:
     admin_only = {r.path_format for r in pages
                   if route_access(r.dependant).get("roles") == ["admin"]}
     assert {"/admin/units", "/admin/accounts", "/admin/campaigns"} <= admin_only
+
+
+def test_the_trend_and_the_field_chart_are_laid_out_exactly() -> None:
+    one = trend_points([{"year": 2025, "index": "92.50"}])
+    assert one[0]["x"] == 170 and one[0]["y"] == Decimal("31.2")
+    two = trend_points([{"year": 2025, "index": "50"}, {"year": 2024, "index": "100"},
+                        {"year": 2023, "index": None}])
+    assert [(p["year"], p["x"], p["y"]) for p in two] == [(2024, 40, 20), (2025, 300, 95)]
+    bars = field_bars({"rows": [
+        {"kind": "field", "code": "1", "max": "5", "mean": "3.75"},
+        {"kind": "criterion", "code": "1.1", "max": "2", "mean": "1"},
+        {"kind": "field", "code": "2", "max": "5", "mean": None}]})
+    assert [(b["code"], b["percent"]) for b in bars] == [("1", 75), ("2", 0)]
+
+
+def test_results_are_grouped_by_unit_type_in_rank_order() -> None:
+    rows = [{"unit_type": "commune", "rank": 2, "unit_code": "B"},
+            {"unit_type": "department", "rank": None, "unit_code": "S"},
+            {"unit_type": "commune", "rank": 1, "unit_code": "A"}]
+    assert [(k, [r["unit_code"] for r in v]) for k, v in by_type(rows)] == [
+        ("commune", ["A", "B"]), ("department", ["S"])]

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import Request
 from keycloak.exceptions import KeycloakAuthenticationError, KeycloakError, KeycloakPostError
 from starlette.datastructures import FormData
-from starlette.responses import RedirectResponse, Response
-from starlette.types import Scope
+from starlette.responses import Response
 
 from gateway.identity.oidc import InvalidToken, OpenIdClient, ProviderUnavailable
 from gateway.web.problems import ApiError
@@ -33,13 +30,13 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
 
-async def _session_claims(cookies: Mapping[str, str], state: dict[str, Any],
-                          client: OpenIdClient) -> dict[str, Any]:
+async def current_claims(request: Request, client: OpenIdClient) -> dict[str, Any]:
     """Claims of the session's access token, renewing the pair once if it has expired.
 
-    What it used and renewed goes into ``state`` (the request's), for the page's API
-    calls and for finish() to write back.
+    What it used and renewed goes into the request's state, for the page's API calls
+    and for finish() to write back.
     """
+    cookies, state = request.cookies, request.scope.setdefault("state", {})
     token = state.get("access_token") or cookies.get(ACCESS_COOKIE)
     if token:
         try:
@@ -61,27 +58,6 @@ async def _session_claims(cookies: Mapping[str, str], state: dict[str, Any],
     state["access_token"] = tokens["access_token"]
     state["renewed_tokens"] = tokens
     return claims
-
-
-async def current_claims(request: Request, client: OpenIdClient) -> dict[str, Any]:
-    """The page's person: from the session cookies (or what the guard already checked)."""
-    return await _session_claims(request.cookies, request.scope.setdefault("state", {}),
-                                 client)
-
-
-async def page_session(scope: Scope, client: OpenIdClient) -> Response | None:
-    """For the guard, before a page's form body is read: None when the session is good,
-    else where the browser goes (sign in again; the form is lost, never half-read)."""
-    request = Request(scope)
-    try:
-        await _session_claims(request.cookies, scope.setdefault("state", {}), client)
-    except InvalidToken:
-        response = RedirectResponse(f"/login?next={quote(scope['path'])}", status_code=303)
-        response.headers["Connection"] = "close"
-        return response
-    except ProviderUnavailable:
-        return None  # the page's own dependency answers 503 the same way the API does
-    return None
 
 
 def access_token(request: Request) -> str | None:

@@ -73,6 +73,9 @@ class Tab:
 # lives, and the other tests call asyncio.run; so the browser stops with this package.
 @pytest.fixture(scope="package")
 def chromium(system: System) -> Iterator[Any]:
+    # Pictures of failures are of this run only.
+    for stale in SCREENSHOTS.glob("FAILED-*.png"):
+        stale.unlink()
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: scripts/bootstrap.sh installs Debian's chromium")
     with sync_playwright() as p:

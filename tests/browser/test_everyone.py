@@ -22,6 +22,24 @@ def test_the_address_make_run_prints_opens_the_sign_in_page(open_tab) -> None:
     tab.check("login-refused")
 
 
+def test_signing_in_with_the_keyboard_only(open_tab, make_user) -> None:
+    username, _ = make_user("unit_staff", unit_code="KB-1", full_name="Võ Thị Phím")
+    tab = open_tab()
+    page = tab.go("/login")
+    # The sign-in page puts the cursor in its first field.
+    expect(page.get_by_label("Tên đăng nhập", exact=True)).to_be_focused()
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Mật khẩu", exact=True)).to_be_focused()
+    page.keyboard.type(USER_PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Xin chào, Võ Thị Phím")
+    page.keyboard.press("Tab")  # the skip link comes first on every page
+    expect(page.get_by_role("link", name="Bỏ qua, đến nội dung chính")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+
 def test_docs_work_without_the_internet(open_tab) -> None:
     tab = open_tab()
     page = tab.go("/docs")

@@ -70,11 +70,17 @@ async def results(request: Request, campaign_id: Id, me: SignedIn) -> Response:
     return await results_page(request, campaign_id, me)
 
 
+# The trend chart's box (SVG user units): the index 0–100 from BOTTOM up to TOP.
+LEFT, RIGHT, TOP, BOTTOM = 40, 300, 20, 170
+
+
 def trend_points(years: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The index year by year as points of a polyline in a 0–100 box."""
-    shown = [y for y in years if y.get("index") is not None]
-    step = 100 / max(len(shown) - 1, 1)
-    return [{**y, "x": round(i * step, 2), "y": round(100 - float(Decimal(y["index"])), 2)}
+    """The index year by year as points of a polyline, laid out in the chart's box."""
+    shown = sorted((y for y in years if y.get("index") is not None), key=lambda y: y["year"])
+    step = (RIGHT - LEFT) / max(len(shown) - 1, 1)
+    x0 = LEFT if len(shown) > 1 else (LEFT + RIGHT) / 2
+    return [{**y, "x": round(x0 + i * step, 1),
+             "y": round(BOTTOM - (BOTTOM - TOP) * Decimal(y["index"]) / 100, 1)}
             for i, y in enumerate(shown)]
 
 
@@ -84,4 +90,6 @@ async def trend(request: Request, unit_code: Annotated[str, Path(max_length=50)]
     data = await Api(request).get(f"/units/{unit_code}/trend")
     points = trend_points(data.get("years") or [])
     return page(request, "trend.html", me, unit_code=unit_code, years=data.get("years") or [],
-                points=points, polyline=" ".join(f"{p['x']},{p['y']}" for p in points))
+                points=points, polyline=" ".join(f"{p['x']},{p['y']}" for p in points),
+                box={"left": LEFT, "right": RIGHT, "top": TOP, "bottom": BOTTOM,
+                     "middle": (TOP + BOTTOM) / 2})
