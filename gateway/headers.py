@@ -19,9 +19,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.config import get_settings
 
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
             "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
             "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+# /docs is the project's own copy of Swagger UI (gateway/web): its scripts come from
+# here too, but it sets style attributes as it draws.
+DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; "
+            "base-uri 'self'; frame-ancestors 'none'")
+DOCS_PATHS = ("/docs",)
 NO_STORE_PREFIX = "/api/v1/auth/"
 HSTS = "max-age=31536000; includeSubDomains"
 

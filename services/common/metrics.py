@@ -1,6 +1,7 @@
 """Prometheus metrics of a service process: every entrypoint counted and timed, and the
 gauges of state the alert rules watch (deploy/prometheus/alerts.yml): the outbox backlog,
-units sent and not before a lock, notification deliveries.
+units sent and not before a lock. Notification deliveries are counted by notify itself
+(services/notify/delivery.py).
 
 Gauges of state are measured from the database by a timer (ServiceBase.measure), so
 every replica exports the same values: rules aggregate them with ``max``, never ``sum``.
@@ -54,23 +55,6 @@ WINDOW_LOCKS_AT = Gauge(
     "Instant (Unix seconds) an open window locks at.",
     ["campaign_id", "window"],
 )
-NOTIFICATION_DELIVERIES = Counter(
-    "cchc_notification_deliveries",
-    "Notification delivery attempts by channel (email, zalo) and outcome (sent, failed).",
-    ["channel", "outcome"],
-)
-# Every pair exists from the start, so a rate over them is 0, not absent, until the
-# first failure: an alert or a panel on them never reads "no data" as "all is well".
-for _channel in ("email", "zalo"):
-    for _outcome in ("sent", "failed"):
-        NOTIFICATION_DELIVERIES.labels(_channel, _outcome)
-
-
-def record_delivery(channel: str, ok: bool) -> None:
-    """Count one delivery attempt of a notification (notify's senders call it)."""
-    NOTIFICATION_DELIVERIES.labels(channel, "sent" if ok else "failed").inc()
-
-
 def outcome(exc_info: Any) -> str:
     if not exc_info:
         return "ok"

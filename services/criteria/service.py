@@ -23,7 +23,8 @@ from services.criteria.models import CatalogVersion
 
 # Versions in use never change, so their parsed trees are safe to keep; scoring is
 # on the save path of every entry and must not re-validate a whole set each time.
-# Per database, as submission's caches: tests run several in one process, ids repeat.
+# Keyed by database too: tests run several databases (and so several set 1s) in one
+# process.
 _in_use_cache: dict[tuple[str, int], domain.Catalog] = {}
 
 MAX_XLSX_BYTES = 2 * 1024 * 1024

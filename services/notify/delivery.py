@@ -48,6 +48,11 @@ BACKLOG = Gauge("cchc_notify_retry_backlog",
 QUEUED = Gauge("cchc_notify_queued", "Deliveries not yet sent or given up.", ["channel"])
 
 CHANNELS = ("email", "zalo")
+# Every channel's series exist from the start, so a rate over them reads 0, not "no
+# data", until the first message (deploy/prometheus/alerts.yml, the Grafana dashboard).
+for _channel in CHANNELS:
+    for _counter in (SENT, FAILED, RETRIED):
+        _counter.labels(_channel)
 
 
 def utcnow() -> datetime:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.common.metrics import CAMPAIGN_UNITS, WINDOW_LOCKS_AT
+from services.common.windows import as_utc
 from services.submission import domain
 from services.submission.models import Assessment, Window
 
@@ -23,10 +24,6 @@ SENT = "submitted"
 _exported: set[tuple[str, str]] = set()
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def measure_campaigns(session: Session, now: datetime | None = None) -> None:
     """Sets the gauges for every units' window open now and drops those that closed."""
     now = now or datetime.now(UTC)
@@ -34,7 +31,7 @@ def measure_campaigns(session: Session, now: datetime | None = None) -> None:
         w for w in session.scalars(
             select(Window).where(Window.kind.in_(UNIT_WINDOWS), Window.locks_at > now)
         )
-        if _utc(w.opens_at) <= now < _utc(w.locks_at)
+        if as_utc(w.opens_at) <= now < as_utc(w.locks_at)
     ]
     campaign_ids = {w.campaign_id for w in windows}
     counts: dict[int, dict[str, int]] = {cid: {"sent": 0, "unsent": 0} for cid in campaign_ids}
@@ -50,7 +47,7 @@ def measure_campaigns(session: Session, now: datetime | None = None) -> None:
     for window in windows:
         labels = (str(window.campaign_id), window.kind)
         current.add(labels)
-        WINDOW_LOCKS_AT.labels(*labels).set(_utc(window.locks_at).timestamp())
+        WINDOW_LOCKS_AT.labels(*labels).set(as_utc(window.locks_at).timestamp())
         for state, count in counts[window.campaign_id].items():
             CAMPAIGN_UNITS.labels(*labels, state).set(count)
     for labels in _exported - current:

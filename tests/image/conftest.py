@@ -23,7 +23,9 @@ import pytest
 import yaml
 
 from services.common.contracts import SERVICES
-from tests.conftest import running
+from services.notify.devservers.smtp import DevSmtp
+from services.notify.devservers.zns import DevZns
+from tests.conftest import SYSTEM_ENV, notify_servers, running
 from tests.system import ROOT, SLOT, System
 
 IMAGE = os.environ.get("CCHC_IMAGE", "cchc:dev")
@@ -141,8 +143,8 @@ def image_size() -> int:
 
 
 @pytest.fixture(scope="session")
-def system(tmp_path_factory) -> Iterator[Any]:
+def system(tmp_path_factory, smtp: DevSmtp, zns: DevZns) -> Iterator[Any]:
     image_size()
     system = ImageSystem(tmp_path_factory.mktemp("image-system"),
-                         extra_env={"CCHC_ACCESS_TOKEN_SECONDS": "3600"})
+                         {**SYSTEM_ENV, **notify_servers(smtp, zns)})
     yield from running(system)
