@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     # /readyz must answer quickly even when a service is gone.
     readiness_timeout: float = 2.0
     # The folder store of evidence lives under it (CCHC_EVIDENCE_STORE=folder); the
-    # store itself is chosen by services.evidence.storage.StoreSettings.
+    # store itself is chosen by services.common.objectstore.StoreSettings.
     data_dir: Path = Path("var")
     # Largest evidence file accepted (CCHC_EVIDENCE_MAX_BYTES); past it, 413.
     evidence_max_bytes: int = 20 * 1024 * 1024

@@ -8,7 +8,7 @@ from fastapi import Request
 
 from gateway.config import get_settings
 from gateway.rpc import RpcClient
-from services.evidence.storage import ObjectStore, open_store
+from services.common.objectstore import ObjectStore, open_store
 
 _store_lock = asyncio.Lock()
 

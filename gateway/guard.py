@@ -25,7 +25,7 @@ from typing import Any
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,11 +33,15 @@ from gateway.config import get_settings
 from gateway.errors import problem_response
 from gateway.identity.oidc import InvalidToken, ProviderUnavailable
 from gateway.policy import route_access
+from gateway.web.session import ACCESS_COOKIE, REFRESH_COOKIE
 
 # Text fields of any form FastAPI parses: few and small (files are counted apart).
 FORM_LIMITS: dict[str, int] = {"max_fields": 32, "max_files": 4, "max_part_size": 64 * 1024}
 # Multipart bodies carry one file of at most the evidence limit, plus a little framing.
 MULTIPART_OVERHEAD = 1024 * 1024
+# A page form sent while its session is being renewed (see _check_caller): below
+# Starlette's 1 MB in-memory spool, so nothing of it reaches the disk.
+RENEWAL_BODY_LIMIT = 64 * 1024
 
 
 class BodyTooLarge(HTTPException):
@@ -67,7 +71,7 @@ def _rules(app: Any) -> list[_Rule]:
 
 
 def token_of(headers: Headers) -> str | None:
-    """The bearer token a request brings (the one place to teach another carrier)."""
+    """The bearer token a request brings (scripts and the API's clients)."""
     scheme, _, token = headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
@@ -128,27 +132,41 @@ class RequestGuard:
                 await too_large(limit)(scope, receive, send)
                 return
         if self._needs_caller(scope):
-            refusal = await self._check_caller(scope, headers)
+            refusal, limit = await self._check_caller(scope, headers, limit)
             if refusal is not None:
                 await refusal(scope, receive, send)
+                return
+            if length_header is not None and int(length_header) > limit:
+                await too_large(limit)(scope, receive, send)
                 return
         json_body = headers.get("content-type", "").lower().startswith("application/json")
         await self._bounded(scope, receive, send, limit, json_body)
 
-    async def _check_caller(self, scope: Scope, headers: Headers) -> Any:
-        token = token_of(headers)
-        if token is None:
-            return _problem(401, "unauthenticated",
-                            "Chưa đăng nhập hoặc phiên không hợp lệ / missing bearer token")
-        try:
-            await scope["app"].state.openid.verify(token)
-        except InvalidToken:
-            return _problem(401, "unauthenticated",
-                            "Chưa đăng nhập hoặc phiên không hợp lệ / invalid or expired token")
-        except ProviderUnavailable:
-            return _problem(503, "identity_provider_unavailable",
-                            "Máy chủ đăng nhập không trả lời / the sign-in server is unavailable")
-        return None
+    async def _check_caller(self, scope: Scope, headers: Headers,
+                            limit: int) -> tuple[Any, int]:
+        """(refusal or None, the body limit that applies to this caller)."""
+        bearer = token_of(headers)
+        cookies = cookie_parser(headers.get("cookie", ""))
+        # The web client's pages carry the same access token in their session cookie.
+        token = bearer or cookies.get(ACCESS_COOKIE)
+        if token:
+            try:
+                await scope["app"].state.openid.verify(token)
+                return None, limit
+            except InvalidToken:
+                pass
+            except ProviderUnavailable:
+                return _problem(503, "identity_provider_unavailable",
+                                "Máy chủ đăng nhập không trả lời / the sign-in server is "
+                                "unavailable"), limit
+        if bearer is None and cookies.get(REFRESH_COOKIE):
+            # A page whose access token expired: the page renews it from the refresh
+            # cookie, which only the provider can check. Until then a small form only,
+            # never an upload that would spool to disk.
+            return None, min(limit, RENEWAL_BODY_LIMIT)
+        detail = "invalid or expired token" if token else "missing bearer token"
+        return _problem(401, "unauthenticated",
+                        f"Chưa đăng nhập hoặc phiên không hợp lệ / {detail}"), limit
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int,
                        json_body: bool = False) -> None:

@@ -19,17 +19,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.config import get_settings
 
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
             "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
             "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
-# FastAPI's /docs and /redoc start Swagger UI / ReDoc with an inline script and load
-# them from a CDN until the web client serves its own copies.
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-            "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
-            "frame-ancestors 'none'")
-DOCS_PATHS = ("/docs", "/redoc")
+# /docs is the project's own copy of Swagger UI (gateway/web): its scripts come from
+# here too, but it sets style attributes as it draws.
+DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; "
+            "base-uri 'self'; frame-ancestors 'none'")
+DOCS_PATHS = ("/docs",)
 NO_STORE_PREFIX = "/api/v1/auth/"
 HSTS = "max-age=31536000; includeSubDomains"
 
@@ -59,8 +57,8 @@ class SecurityHeaders:
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault("Referrer-Policy", "same-origin")
-                csp = DOCS_CSP if path.startswith(DOCS_PATHS) else PAGE_CSP
-                headers.setdefault("Content-Security-Policy", csp)
+                # Pages that need another policy (the docs page) set their own.
+                headers.setdefault("Content-Security-Policy", PAGE_CSP)
                 if hsts:
                     headers.setdefault("Strict-Transport-Security", HSTS)
                 if path.startswith(NO_STORE_PREFIX):

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from services.common.db import make_engine  # noqa: E402
 from services.common.migrate import upgrade  # noqa: E402
+from services.common.objectstore import ObjectStore, S3Store  # noqa: E402
+from services.common.tests import stores  # noqa: E402
 
 PG = os.environ.get("CCHC_TEST_PG", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432")
 AMQP = os.environ.get("CCHC_TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
@@ -61,3 +63,22 @@ def sqlite_url(tmp_path) -> str:
 @pytest.fixture
 def rabbit_config() -> dict:
     return {"AMQP_URI": AMQP, "serializer": "json", "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 served over HTTP on loopback: the real minio SDK talks to it."""
+    with stores.moto_s3() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_store(moto_endpoint: str) -> S3Store:
+    return stores.s3_store(moto_endpoint)
+
+
+@pytest.fixture(params=["folder", "s3"])
+def store(request, tmp_path) -> ObjectStore:
+    """The object store, once as a folder and once in S3."""
+    endpoint = request.getfixturevalue("moto_endpoint") if request.param == "s3" else None
+    return stores.folder_or_s3(request.param, tmp_path, endpoint)

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 from minio import Minio
-from moto.server import ThreadedMotoServer
 
 from services.common.contracts import EVIDENCE
+from services.common.tests import stores
 from services.evidence.tests.pki import CA, plain_pdf, sign
 from tests.conftest import EVIDENCE_MAX_BYTES, EVIDENCE_TRUST_ROOTS
 from tests.system import System
@@ -345,14 +345,16 @@ def test_a_50_mb_upload_does_not_grow_the_gateway_by_50_mb(open_unit: Unit,
 @pytest.fixture
 def s3_system(system: System) -> Iterator[tuple[System, Minio, str]]:
     """The session's gateway and evidence service restarted on S3, then put back."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    with stores.moto_s3() as endpoint:
+        yield from _on_s3(system, endpoint)
+
+
+def _on_s3(system: System, endpoint: str) -> Iterator[tuple[System, Minio, str]]:
     bucket = f"evidence-{uuid.uuid4().hex[:8]}"
-    s3_env = {"CCHC_EVIDENCE_STORE": "s3", "CCHC_EVIDENCE_S3_ENDPOINT": f"{host}:{port}",
-              "CCHC_EVIDENCE_S3_BUCKET": bucket, "CCHC_EVIDENCE_S3_ACCESS_KEY": "cchc",
-              "CCHC_EVIDENCE_S3_SECRET_KEY": "cchc-secret",
-              "CCHC_EVIDENCE_S3_REGION": "us-east-1"}
+    s3_env = {"CCHC_EVIDENCE_STORE": "s3", "CCHC_EVIDENCE_S3_ENDPOINT": endpoint,
+              "CCHC_EVIDENCE_S3_BUCKET": bucket, "CCHC_EVIDENCE_S3_ACCESS_KEY": stores.ACCESS_KEY,
+              "CCHC_EVIDENCE_S3_SECRET_KEY": stores.SECRET_KEY,
+              "CCHC_EVIDENCE_S3_REGION": stores.REGION}
     saved = dict(system.env)
 
     def restart() -> None:
@@ -365,13 +367,11 @@ def s3_system(system: System) -> Iterator[tuple[System, Minio, str]]:
     system.env.update(s3_env)
     try:
         restart()
-        yield system, Minio(f"{host}:{port}", access_key="cchc", secret_key="cchc-secret",
-                            secure=False, region="us-east-1"), bucket
+        yield system, stores.s3_client(endpoint), bucket
     finally:
         system.env.clear()
         system.env.update(saved)
         restart()
-        server.stop()
 
 
 def test_the_s3_store_through_the_whole_system(s3_system, open_unit: Unit, ca: CA) -> None:

@@ -263,3 +263,21 @@ def test_text_the_databases_cannot_store_is_a_422_not_a_500(
     if "\x00" in text:
         query = http.get("/api/v1/users", params={"unit_code": text}, headers=admin_headers)
         assert query.status_code == 422, query.text
+
+
+def test_pages_pass_the_guard_with_their_session_cookie_and_not_without(
+    system: System, http: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    token = admin_headers["Authorization"].removeprefix("Bearer ")
+    head = ("POST /assessments/1/submit HTTP/1.1\r\nHost: x\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\n"
+            f"Content-Length: {2 * 1024 * 1024}\r\n")
+    # No session: refused before the body, like the API.
+    assert _status(_raw_request(system.gateway_port, head + "\r\n", [b"--b\r\n"])) == 401
+    # Only a refresh cookie (a session being renewed): no upload-sized body.
+    renewing = head + "Cookie: cchc_refresh=whatever\r\n\r\n"
+    assert _status(_raw_request(system.gateway_port, renewing, [b"--b\r\n"])) == 413
+    # A real session: the page itself answers (here: a form without its CSRF token).
+    page = http.post("/admin/units", data={"code": "X-COOKIE"},
+                     cookies={"cchc_access": token}, follow_redirects=False)
+    assert page.status_code != 401 and "unauthenticated" not in page.text

@@ -27,8 +27,8 @@ import yaml
 from gateway.config import Settings as GatewaySettings
 from services.common.config import Settings as ServiceSettings
 from services.common.contracts import SERVICE_PORTS, SERVICES
+from services.common.objectstore import StoreSettings as EvidenceStoreSettings
 from services.evidence.files import CheckSettings as EvidenceCheckSettings
-from services.evidence.storage import StoreSettings as EvidenceStoreSettings
 from services.identity.config import IdentitySettings
 
 SETTINGS = (ServiceSettings, GatewaySettings, EvidenceStoreSettings, EvidenceCheckSettings,

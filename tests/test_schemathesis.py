@@ -32,7 +32,7 @@ PORT_SHIFT = 170
 ADMIN_PASSWORD = "Quan-tri-fuzz-2026!"
 PASSWORD = "Nguoi-dung-fuzz-2026!"
 ROLES = ("admin", "unit_leader", "unit_staff", "appraiser", "viewer")
-EXAMPLES = 10
+EXAMPLES = 20
 # Wall-clock budget of the whole run; operations left when it is spent are not fuzzed
 # (and the test says how many were).
 BUDGET_SECONDS = 240.0

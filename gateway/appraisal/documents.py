@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
@@ -98,21 +99,20 @@ def render_xlsx(sheet: str, title: str, headers: Sequence[str],
     ws.append([nfc(title)])
     ws.append([nfc(h) for h in headers])
     for row in rows:
-        ws.append([_cell(v) for v in row])
+        ws.append([_cell(ws, v) for v in row])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        # openpyxl writes Decimal as a number; exact to the set's 0.01 steps.
+def _cell(ws: Any, value: Any) -> Any:
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        # A number stays a number (openpyxl writes Decimal exactly as typed).
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    text = nfc(value)
-    # Unit-typed text is never a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    cell = WriteOnlyCell(ws, value=nfc(value))
+    # Text a unit typed ("=HYPERLINK(...)") is a string, never a formula.
+    cell.data_type = "s"
+    return cell
 
 
 def render_pdf(title: str, lines: Sequence[str], headers: Sequence[str],

@@ -43,7 +43,7 @@ async def queue(
         description="pending | appraised | needs_supplement | returned")] = None,
 ) -> list[dict[str, Any]]:
     """The sent criteria the appraiser's department appraises, across units."""
-    return await client.call(APPRAISAL, "queue", campaign, principal.as_actor(), unit=unit,
+    return await client.call(APPRAISAL, "queue", campaign, principal.signed_actor(), unit=unit,
                              status=status)
 
 
@@ -57,27 +57,27 @@ async def appraise(
     """``{round, score, reason, needs_supplement}``: 403 another department's criterion,
     422 a score the rule refuses or no reason below the self-score, 423 outside the window."""
     return await client.call(APPRAISAL, "appraise", assessment_id, code, body,
-                             principal.as_actor())
+                             principal.signed_actor())
 
 
 @router.get("/assessments/{assessment_id}/appraisal")
 async def appraisal_of(assessment_id: Id, principal: SignedIn, client: Rpc) -> dict[str, Any]:
     """The council's work on a unit: all of it for council and admin; for the unit, the
     returned criteria (red) with the council's reasons, and everything once published."""
-    return await client.call(APPRAISAL, "assessment_view", assessment_id, principal.as_actor())
+    return await client.call(APPRAISAL, "assessment_view", assessment_id, principal.signed_actor())
 
 
 @router.get("/assessments/{assessment_id}/appraisal-history")
 async def appraisal_history(assessment_id: Id, principal: Council,
                             client: Rpc) -> list[dict[str, Any]]:
     """Every council and admin change: who, when, before and after."""
-    return await client.call(APPRAISAL, "history", assessment_id, principal.as_actor())
+    return await client.call(APPRAISAL, "history", assessment_id, principal.signed_actor())
 
 
 @router.post("/assessments/{assessment_id}/return")
 async def return_criteria(assessment_id: Id, principal: Admin, client: Rpc) -> dict[str, Any]:
     """Trả lại: the flagged criteria go back to the unit (red); its leader is notified."""
-    return await client.call(APPRAISAL, "return_criteria", assessment_id, principal.as_actor())
+    return await client.call(APPRAISAL, "return_criteria", assessment_id, principal.signed_actor())
 
 
 @router.put("/assessments/{assessment_id}/entries/{code}/supplement")
@@ -88,14 +88,14 @@ async def supplement(
 ) -> dict[str, Any]:
     """Round 2: returned criteria only, in the supplement window (423 after its lock)."""
     return await client.call(SUBMISSION, "supplement_entry", assessment_id, code, body,
-                             principal.as_actor())
+                             principal.signed_actor())
 
 
 @router.get("/assessments/{assessment_id}/entries/{code}/comments")
 async def comments(assessment_id: Id, code: Code, principal: SignedIn,
                    client: Rpc) -> list[dict[str, Any]]:
     """The thread between council and unit on one criterion."""
-    return await client.call(APPRAISAL, "comments", assessment_id, code, principal.as_actor())
+    return await client.call(APPRAISAL, "comments", assessment_id, code, principal.signed_actor())
 
 
 @router.post("/assessments/{assessment_id}/entries/{code}/comments", status_code=201)
@@ -104,7 +104,7 @@ async def add_comment(
     body: Annotated[dict[str, Any], Body(examples=[{"text": "Đề nghị bổ sung văn bản"}])],
 ) -> dict[str, Any]:
     return await client.call(APPRAISAL, "add_comment", assessment_id, code, body,
-                             principal.as_actor())
+                             principal.signed_actor())
 
 
 # --- Results -----------------------------------------------------------------------------
@@ -115,7 +115,7 @@ async def survey(
     body: Annotated[dict[str, dict[str, Any]], Body(examples=[{"X1": {"8.1": "4.5"}}])],
 ) -> dict[str, Any]:
     """Điểm điều tra xã hội học per unit and survey criterion, from the survey's results."""
-    return await client.call(APPRAISAL, "set_survey", campaign_id, body, principal.as_actor())
+    return await client.call(APPRAISAL, "set_survey", campaign_id, body, principal.signed_actor())
 
 
 @router.put("/assessments/{assessment_id}/adjustments")
@@ -126,32 +126,32 @@ async def adjustments(
 ) -> dict[str, Any]:
     """Bonus and penalty points with reasons, capped by the set's bonus_max / penalty_max."""
     return await client.call(APPRAISAL, "set_adjustments", assessment_id, body,
-                             principal.as_actor())
+                             principal.signed_actor())
 
 
 @router.post("/assessments/{assessment_id}/finalize")
 async def finalize(assessment_id: Id, principal: Admin, client: Rpc) -> dict[str, Any]:
     """Final scores, total, index and band of one unit."""
-    return await client.call(APPRAISAL, "finalize", assessment_id, principal.as_actor())
+    return await client.call(APPRAISAL, "finalize", assessment_id, principal.signed_actor())
 
 
 @router.post("/campaigns/{campaign_id}/finalize")
 async def finalize_campaign(campaign_id: Id, principal: Admin, client: Rpc) -> dict[str, Any]:
     """Every sent unit of the campaign at once (all or nothing)."""
-    return await client.call(APPRAISAL, "finalize_campaign", campaign_id, principal.as_actor())
+    return await client.call(APPRAISAL, "finalize_campaign", campaign_id, principal.signed_actor())
 
 
 @router.post("/campaigns/{campaign_id}/publish")
 async def publish(campaign_id: Id, principal: Admin, client: Rpc) -> dict[str, Any]:
     """Results become visible to all, ranked within each unit type."""
-    return await client.call(APPRAISAL, "publish", campaign_id, principal.as_actor())
+    return await client.call(APPRAISAL, "publish", campaign_id, principal.signed_actor())
 
 
 @router.get("/campaigns/{campaign_id}/results")
 async def results(campaign_id: Id, principal: SignedIn, client: Rpc) -> list[dict[str, Any]]:
     """``[{unit_code, unit_name, unit_type, total, max, index, classification, rank}]``;
     admin and council before publication (403 ``results_not_published`` for others)."""
-    data = await client.call(APPRAISAL, "results", campaign_id, principal.as_actor())
+    data = await client.call(APPRAISAL, "results", campaign_id, principal.signed_actor())
     return data["results"]
 
 
@@ -164,7 +164,7 @@ def _results_title(data: dict[str, Any]) -> tuple[str, list[str]]:
 
 @router.get("/campaigns/{campaign_id}/results.xlsx", response_class=Response)
 async def results_xlsx(campaign_id: Id, principal: SignedIn, client: Rpc) -> Response:
-    data = await client.call(APPRAISAL, "results", campaign_id, principal.as_actor())
+    data = await client.call(APPRAISAL, "results", campaign_id, principal.signed_actor())
     title, _ = _results_title(data)
     content = await run_in_threadpool(documents.render_xlsx, "Kết quả", title,
                                       documents.RESULT_HEADERS, documents.result_rows(data))
@@ -173,7 +173,7 @@ async def results_xlsx(campaign_id: Id, principal: SignedIn, client: Rpc) -> Res
 
 @router.get("/campaigns/{campaign_id}/results.pdf", response_class=Response)
 async def results_pdf(campaign_id: Id, principal: SignedIn, client: Rpc) -> Response:
-    data = await client.call(APPRAISAL, "results", campaign_id, principal.as_actor())
+    data = await client.call(APPRAISAL, "results", campaign_id, principal.signed_actor())
     title, lines = _results_title(data)
     content = await run_in_threadpool(documents.render_pdf, title, lines,
                                       documents.RESULT_HEADERS, documents.result_rows(data),
@@ -184,12 +184,12 @@ async def results_pdf(campaign_id: Id, principal: SignedIn, client: Rpc) -> Resp
 @router.get("/campaigns/{campaign_id}/reports/criteria")
 async def criteria_report(campaign_id: Id, principal: Readers, client: Rpc) -> dict[str, Any]:
     """Per field and criterion across units: mean, min, max, at full score, returned."""
-    return await client.call(APPRAISAL, "criteria_report", campaign_id, principal.as_actor())
+    return await client.call(APPRAISAL, "criteria_report", campaign_id, principal.signed_actor())
 
 
 @router.get("/campaigns/{campaign_id}/reports/criteria.xlsx", response_class=Response)
 async def criteria_report_xlsx(campaign_id: Id, principal: Readers, client: Rpc) -> Response:
-    data = await client.call(APPRAISAL, "criteria_report", campaign_id, principal.as_actor())
+    data = await client.call(APPRAISAL, "criteria_report", campaign_id, principal.signed_actor())
     title = f"Báo cáo theo tiêu chí - {data['name']}"
     content = await run_in_threadpool(documents.render_xlsx, "Theo tiêu chí", title,
                                       documents.REPORT_HEADERS, documents.report_rows(data))
@@ -201,13 +201,13 @@ async def criteria_report_xlsx(campaign_id: Id, principal: Readers, client: Rpc)
 async def trend(unit_code: Annotated[str, Path(max_length=50)], principal: SignedIn,
                 client: Rpc) -> dict[str, Any]:
     """The unit's index and each field's score, year by year (the unit, admin, viewer)."""
-    return await client.call(APPRAISAL, "trend", unit_code, principal.as_actor())
+    return await client.call(APPRAISAL, "trend", unit_code, principal.signed_actor())
 
 
 @router.get("/assessments/{assessment_id}/deductions")
 async def deductions(assessment_id: Id, principal: SignedIn, client: Rpc) -> dict[str, Any]:
     """Per deducted criterion: both rounds side by side, and the totals."""
-    return await client.call(APPRAISAL, "deductions", assessment_id, principal.as_actor())
+    return await client.call(APPRAISAL, "deductions", assessment_id, principal.signed_actor())
 
 
 def _deductions_title(data: dict[str, Any]) -> tuple[str, list[str]]:
@@ -224,7 +224,7 @@ def _deductions_title(data: dict[str, Any]) -> tuple[str, list[str]]:
 
 @router.get("/assessments/{assessment_id}/deductions.xlsx", response_class=Response)
 async def deductions_xlsx(assessment_id: Id, principal: SignedIn, client: Rpc) -> Response:
-    data = await client.call(APPRAISAL, "deductions", assessment_id, principal.as_actor())
+    data = await client.call(APPRAISAL, "deductions", assessment_id, principal.signed_actor())
     title, _ = _deductions_title(data)
     content = await run_in_threadpool(documents.render_xlsx, "Điểm bị trừ", title,
                                       documents.DEDUCTION_HEADERS,
@@ -235,7 +235,7 @@ async def deductions_xlsx(assessment_id: Id, principal: SignedIn, client: Rpc) -
 
 @router.get("/assessments/{assessment_id}/deductions.pdf", response_class=Response)
 async def deductions_pdf(assessment_id: Id, principal: SignedIn, client: Rpc) -> Response:
-    data = await client.call(APPRAISAL, "deductions", assessment_id, principal.as_actor())
+    data = await client.call(APPRAISAL, "deductions", assessment_id, principal.signed_actor())
     title, lines = _deductions_title(data)
     content = await run_in_threadpool(documents.render_pdf, title, lines,
                                       documents.DEDUCTION_HEADERS,

@@ -21,7 +21,7 @@ from gateway.params import Code, Id
 from gateway.policy import Principal, authenticated, require_roles
 from gateway.rpc import RpcClient
 from services.common.contracts import EVIDENCE, SUBMISSION
-from services.evidence.storage import ObjectStore, object_key
+from services.common.objectstore import ObjectStore, object_key
 
 router = APIRouter(prefix="/api/v1", tags=["evidence"])
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from gateway.errors import Problem
-from services.evidence.domain import sniff_kind
-from services.evidence.storage import FileTooLarge, Ingest, ObjectStore, store_upload
+from services.common.objectstore import FileTooLarge, Ingest, ObjectStore, store_upload
+from services.common.sniffing import sniff_kind
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 8 * 1024

@@ -21,7 +21,7 @@ from gateway.submission.schemas import CampaignBody, EntryBody, NewWindowBody
 from gateway.submission.summary import render_pdf, render_xlsx
 from gateway.submission.uploads import forget_signed_summary, store_signed_summary
 from services.common.contracts import SUBMISSION
-from services.evidence.storage import ObjectStore
+from services.common.objectstore import ObjectStore
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns and assessments"])
 

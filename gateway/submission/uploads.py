@@ -17,8 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.errors import Problem
 from services.common.contracts import SIGNED_SUMMARY_PREFIX
-from services.evidence.domain import sniff_kind
-from services.evidence.storage import FileTooLarge, Ingest, ObjectStore
+from services.common.objectstore import FileTooLarge, Ingest, ObjectStore
+from services.common.sniffing import sniff_kind
 
 PREFIX = SIGNED_SUMMARY_PREFIX
 

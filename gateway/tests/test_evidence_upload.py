@@ -4,18 +4,16 @@ import hashlib
 import multiprocessing
 import os
 import tracemalloc
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from minio import Minio
-from moto.server import ThreadedMotoServer
 
 from gateway.errors import Problem
 from gateway.evidence.upload import receive_upload
-from services.evidence.storage import FolderStore, ObjectStore, S3Store, object_key
+from services.common.objectstore import FolderStore, ObjectStore, object_key
+from services.common.tests import stores
 
 BOUNDARY = "----cchc-boundary-7MA4YWxkTrZu0gW"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
@@ -66,22 +64,14 @@ META = {"doc_number": "25/BC-UBND", "doc_date": "2023-03-31",
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"{host}:{port}"
-    finally:
-        server.stop()
+    with stores.moto_s3() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(params=["folder", "s3"])
 def store(request, tmp_path: Path) -> ObjectStore:
-    if request.param == "folder":
-        return FolderStore(tmp_path / "store")
-    client = Minio(request.getfixturevalue("moto_endpoint"), access_key="k", secret_key="s",
-                   secure=False, region="us-east-1")
-    return S3Store(client, f"gw-{uuid.uuid4().hex[:12]}")
+    endpoint = request.getfixturevalue("moto_endpoint") if request.param == "s3" else None
+    return stores.folder_or_s3(request.param, tmp_path, endpoint)
 
 
 @pytest.mark.anyio

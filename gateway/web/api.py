@@ -54,6 +54,16 @@ class Api:
     async def get(self, path: str, **kwargs: Any) -> Any:
         return (await self.send("GET", path, **kwargs)).json()
 
+    async def get_or(self, default: Any, path: str, **kwargs: Any) -> Any:
+        """The JSON, or ``default`` when there is nothing yet (404): the council's view of
+        an assessment not sent, say."""
+        try:
+            return await self.get(path, **kwargs)
+        except ApiError as exc:
+            if exc.status == 404:
+                return default
+            raise
+
     async def post(self, path: str, **kwargs: Any) -> Any:
         response = await self.send("POST", path, **kwargs)
         return response.json() if response.content else None

@@ -78,6 +78,15 @@ DONE = {
     "campaign": "Đã tạo đợt đánh giá.",
     "window": "Đã mở thời hạn mới.",
     "catalog": "Đã nhập bộ tiêu chí.",
+    "appraised": "Đã lưu kết quả thẩm định.",
+    "commented": "Đã gửi ý kiến.",
+    "return": "Đã trả lại các tiêu chí cần bổ sung cho đơn vị.",
+    "finalize": "Đã chốt kết quả.",
+    "adjustments": "Đã lưu điểm thưởng, điểm trừ.",
+    "survey": "Đã lưu điểm khảo sát.",
+    "publish": "Đã công bố kết quả.",
+    "preferences": "Đã lưu cách nhận thông báo.",
+    "supplemented": "Đã lưu nội dung bổ sung vòng 2.",
 }
 
 

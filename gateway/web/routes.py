@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from gateway.policy import PageForbidden, PasswordChangeRequired, SignInRequired
 from gateway.web.labels import role_names
-from gateway.web.pages import admin, assessment, auth, docs, files, home
+from gateway.web.pages import admin, assessment, auth, council, docs, files, home, inbox, results
 from gateway.web.problems import ApiError
 from gateway.web.render import HERE, page, redirect
 
@@ -20,7 +20,7 @@ def _next(request: Request) -> str:
 
 def install(app: FastAPI) -> None:
     """Routes under ``/`` (the API keeps /api/v1), assets under /static."""
-    for module in (auth, home, assessment, files, admin, docs):
+    for module in (auth, home, assessment, files, admin, council, results, inbox, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from keycloak.exceptions import KeycloakAuthenticationError, KeycloakError, KeycloakPostError
 from starlette.datastructures import FormData
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
+from starlette.types import Scope
 
 from gateway.identity.oidc import InvalidToken, OpenIdClient, ProviderUnavailable
 from gateway.web.problems import ApiError
@@ -30,17 +33,22 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
 
-async def current_claims(request: Request, client: OpenIdClient) -> dict[str, Any]:
-    """Claims of the session's access token, renewing it once if it has expired."""
-    token = request.cookies.get(ACCESS_COOKIE)
+async def _session_claims(cookies: Mapping[str, str], state: dict[str, Any],
+                          client: OpenIdClient) -> dict[str, Any]:
+    """Claims of the session's access token, renewing the pair once if it has expired.
+
+    What it used and renewed goes into ``state`` (the request's), for the page's API
+    calls and for finish() to write back.
+    """
+    token = state.get("access_token") or cookies.get(ACCESS_COOKIE)
     if token:
         try:
             claims = await client.verify(token)
-            request.state.access_token = token
+            state["access_token"] = token
             return claims
         except InvalidToken:
             pass
-    refresh = request.cookies.get(REFRESH_COOKIE)
+    refresh = cookies.get(REFRESH_COOKIE)
     if not refresh:
         raise InvalidToken("no session")
     try:
@@ -50,13 +58,34 @@ async def current_claims(request: Request, client: OpenIdClient) -> dict[str, An
     except KeycloakError:
         raise ProviderUnavailable() from None
     claims = await client.verify(tokens["access_token"])
-    request.state.access_token = tokens["access_token"]
-    request.state.renewed_tokens = tokens
+    state["access_token"] = tokens["access_token"]
+    state["renewed_tokens"] = tokens
     return claims
 
 
+async def current_claims(request: Request, client: OpenIdClient) -> dict[str, Any]:
+    """The page's person: from the session cookies (or what the guard already checked)."""
+    return await _session_claims(request.cookies, request.scope.setdefault("state", {}),
+                                 client)
+
+
+async def page_session(scope: Scope, client: OpenIdClient) -> Response | None:
+    """For the guard, before a page's form body is read: None when the session is good,
+    else where the browser goes (sign in again; the form is lost, never half-read)."""
+    request = Request(scope)
+    try:
+        await _session_claims(request.cookies, scope.setdefault("state", {}), client)
+    except InvalidToken:
+        response = RedirectResponse(f"/login?next={quote(scope['path'])}", status_code=303)
+        response.headers["Connection"] = "close"
+        return response
+    except ProviderUnavailable:
+        return None  # the page's own dependency answers 503 the same way the API does
+    return None
+
+
 def access_token(request: Request) -> str | None:
-    return getattr(request.state, "access_token", None)
+    return request.scope.get("state", {}).get("access_token")
 
 
 def _secure(request: Request) -> bool:
@@ -98,9 +127,25 @@ def check_csrf(request: Request, form: FormData | None = None) -> None:
                       "the form's security token is missing or stale: reload the page"})
 
 
+# Page forms: the text fields are few and small, but an assignment or a campaign's unit
+# list has one field per criterion or unit (a province set has ~150, a province ~200
+# units); files are single. The guard bounds the whole body before this is read.
+PAGE_FORM_FIELDS = 600
+PAGE_FORM_FILES = 1
+PAGE_FORM_PART = 64 * 1024
+
+
+async def posted_form(request: Request) -> FormData:
+    """The form of a page's POST, after its CSRF token was checked."""
+    form = await request.form(max_fields=PAGE_FORM_FIELDS, max_files=PAGE_FORM_FILES,
+                              max_part_size=PAGE_FORM_PART)
+    check_csrf(request, form)
+    return form
+
+
 def finish(response: Response, request: Request) -> Response:
     """Writes what this request changed in the session: a renewed pair, a new CSRF token."""
-    renewed = getattr(request.state, "renewed_tokens", None)
+    renewed = request.scope.get("state", {}).get("renewed_tokens")
     if renewed:
         write_tokens(response, request, renewed)
     new_csrf = getattr(request.state, "new_csrf", None)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from services.appraisal.lock import server_now
 from services.appraisal.models import Comment, Node
 from services.common.errors import DomainError, invalid
-from services.submission.domain import vn_iso
+from services.common.times import vn_iso
 
 MAX_TEXT = 5000
 

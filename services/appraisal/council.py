@@ -21,7 +21,7 @@ from services.common.contracts import CRITERION_APPRAISED
 from services.common.errors import DomainError, invalid, not_found
 from services.common.outbox import record_event
 from services.common.scoring import text
-from services.submission.domain import vn_iso
+from services.common.times import vn_iso
 
 QUEUE_STATES = ("pending", "appraised", "needs_supplement", "returned")
 

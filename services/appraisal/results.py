@@ -27,8 +27,8 @@ from services.common import scoring
 from services.common.contracts import ASSESSMENT_FINALIZED, RESULTS_PUBLISHED
 from services.common.errors import DomainError, invalid
 from services.common.outbox import record_event, record_events
+from services.common.times import vn_iso
 from services.common.types import ExactDecimal
-from services.submission.domain import vn_iso
 
 # Điểm cuối cùng of a criterion, as SQL: domain.final_score says the same per entry.
 # A survey criterion never has a council score, so its survey score comes last.

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from services.appraisal import comments, council, lock, reports, results, rounds, sync
 from services.appraisal.models import Assessment, Campaign, Entry, Node
+from services.common.actor import verified_actor
 from services.common.base import ServiceBase
 from services.common.contracts import (
     APPRAISAL,
@@ -73,13 +74,15 @@ class Service(ServiceBase):
     def queue(self, campaign_id: int, actor: dict[str, Any], unit: str | None = None,
               status: str | None = None) -> list[dict[str, Any]]:
         """The sent criteria the caller's department appraises, across units."""
+        who = verified_actor(actor)
         self._campaign(campaign_id)
-        return council.queue(self.db, campaign_id, actor.get("department_code"), unit, status)
+        return council.queue(self.db, campaign_id, who.get("department_code"), unit, status)
 
     @rpc(expected_exceptions=DomainError)
     def appraise(self, assessment_id: int, code: str, body: dict[str, Any],
                  actor: dict[str, Any]) -> dict[str, Any]:
         """A council score for one criterion in round 1 or 2 (423 outside its window)."""
+        who = verified_actor(actor)
         if not isinstance(body, dict):
             raise DomainError("invalid_input", "Dữ liệu không hợp lệ / invalid input", 422)
         found = sync.assessment(self.db, assessment_id)
@@ -87,15 +90,15 @@ class Service(ServiceBase):
         self._campaign(found.campaign_id, need_window=kind)
 
         def work() -> tuple[dict[str, Any], Any]:
-            current = sync.assessment(self.db, assessment_id)
-            return council.appraise(self.db, current, self._node(current, code), body, actor)
+            current = sync.assessment(self.db, assessment_id, lock="share")
+            return council.appraise(self.db, current, self._node(current, code), body, who)
 
         return self._write(work)
 
     @rpc(expected_exceptions=DomainError)
     def return_criteria(self, assessment_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """Trả lại: the flagged criteria go back to the unit for round 2."""
-        self._require(actor, {"admin"})
+        who = self._require(actor, {"admin"})
         found = sync.assessment(self.db, assessment_id)
         codes = rounds.flagged(self.db, found)
         rounds.check_returnable(found, codes)
@@ -105,7 +108,7 @@ class Service(ServiceBase):
             current = sync.assessment(self.db, assessment_id, lock=True)
             if current.status == "returned":
                 return {"assessment_id": current.id, "status": current.status, "round": 2}
-            return rounds.mark_returned(self.db, current, codes, actor["username"])
+            return rounds.mark_returned(self.db, current, codes, who["username"])
 
     @rpc(expected_exceptions=DomainError)
     def history(self, assessment_id: int, actor: dict[str, Any]) -> list[dict[str, Any]]:
@@ -116,15 +119,17 @@ class Service(ServiceBase):
     @rpc(expected_exceptions=DomainError)
     def comments(self, assessment_id: int, code: str,
                  actor: dict[str, Any]) -> list[dict[str, Any]]:
+        who = verified_actor(actor)
         unit_code, node = self._comment_scope(assessment_id, code)
-        return comments.thread(self.db, assessment_id, node, actor, unit_code)
+        return comments.thread(self.db, assessment_id, node, who, unit_code)
 
     @rpc(expected_exceptions=DomainError)
     def add_comment(self, assessment_id: int, code: str, body: dict[str, Any],
                     actor: dict[str, Any]) -> dict[str, Any]:
+        who = verified_actor(actor)
         unit_code, node = self._comment_scope(assessment_id, code)
         with transaction(self.db):
-            return comments.add(self.db, assessment_id, node, actor, unit_code, body)
+            return comments.add(self.db, assessment_id, node, who, unit_code, body)
 
     # --- Results -------------------------------------------------------------------
 
@@ -132,57 +137,58 @@ class Service(ServiceBase):
     def set_survey(self, campaign_id: int, scores: dict[str, Any],
                    actor: dict[str, Any]) -> dict[str, int]:
         """Điểm điều tra xã hội học, entered by the admin."""
-        self._require(actor, {"admin"})
+        who = self._require(actor, {"admin"})
         campaign = self._campaign(campaign_id)
         with transaction(self.db):
-            return results.set_survey(self.db, campaign, scores, actor["username"])
+            return results.set_survey(self.db, campaign, scores, who["username"])
 
     @rpc(expected_exceptions=DomainError)
     def set_adjustments(self, assessment_id: int, items: list[dict[str, Any]],
                         actor: dict[str, Any]) -> dict[str, Any]:
         """Điểm thưởng / điểm trừ with reasons, capped by the set."""
-        self._require(actor, {"admin"})
+        who = self._require(actor, {"admin"})
         found = sync.assessment(self.db, assessment_id)
         campaign = self._campaign(found.campaign_id)
         with transaction(self.db):
             found = sync.assessment(self.db, assessment_id, lock=True)
-            return results.set_adjustments(self.db, campaign, found, items, actor["username"])
+            return results.set_adjustments(self.db, campaign, found, items, who["username"])
 
     @rpc(expected_exceptions=DomainError)
     def finalize(self, assessment_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """Chốt kết quả of one unit: final scores, total, index, band."""
-        self._require(actor, {"admin"})
+        who = self._require(actor, {"admin"})
         found = sync.assessment(self.db, assessment_id)
         campaign = self._campaign(found.campaign_id)
         with transaction(self.db):
             sync.assessment(self.db, assessment_id, lock=True)
-            results.finalize(self.db, campaign, [assessment_id], actor["username"])
+            results.finalize(self.db, campaign, [assessment_id], who["username"])
         return results.result_of(sync.assessment(self.db, assessment_id))
 
     @rpc(expected_exceptions=DomainError)
     def finalize_campaign(self, campaign_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """Every sent unit of the campaign at once (all or nothing)."""
-        self._require(actor, {"admin"})
+        who = self._require(actor, {"admin"})
         campaign = self._campaign(campaign_id)
         with transaction(self.db):
-            rows = results.finalize(self.db, campaign, None, actor["username"])
+            rows = results.finalize(self.db, campaign, None, who["username"])
         return {"campaign_id": campaign_id, "finalized": len(rows)}
 
     @rpc(expected_exceptions=DomainError)
     def publish(self, campaign_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """Công bố kết quả: ranks within each unit type; everyone may see them after."""
-        self._require(actor, {"admin"})
+        who = self._require(actor, {"admin"})
         campaign = self._campaign(campaign_id)
         units = [u["unit_code"] for u in self.submission.get_campaign(campaign_id)["units"]]
         with transaction(self.db):
             campaign = self.db.get(Campaign, campaign_id, with_for_update=True,
                                    populate_existing=True)
-            return results.publish(self.db, campaign, units, actor["username"])
+            return results.publish(self.db, campaign, units, who["username"])
 
     @rpc(expected_exceptions=DomainError)
     def results(self, campaign_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """The campaign's results: admin and council before publication, everyone after."""
-        campaign = self._visible(campaign_id, actor)
+        who = verified_actor(actor)
+        campaign = self._visible(campaign_id, who)
         return {"campaign": self._campaign_out(campaign),
                 "results": results.results(self.db, campaign)}
 
@@ -190,42 +196,45 @@ class Service(ServiceBase):
     def assessment_view(self, assessment_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """The council's work on one unit: all of it for admin and council; for the unit,
         its returned criteria with reasons, and everything once published."""
+        who = verified_actor(actor)
         found = sync.assessment(self.db, assessment_id)
         campaign = self._campaign(found.campaign_id)
-        roles = set(actor.get("roles") or [])
+        roles = set(who.get("roles") or [])
         if roles & COUNCIL_ROLES:
             nodes = sync.nodes(self.db, campaign.id)
             return {**results.result_of(found), "round": found.round,
                     "entries": [council.entry_out(e, nodes[e.code], found)
                                 for e in self._entries(found.id)],
                     "adjustments": results.adjustments_out(self.db, found.id)}
-        self._own_unit(actor, found.unit_code)
+        self._own_unit(who, found.unit_code)
         return reports.unit_view(self.db, campaign, found)
 
     @rpc(expected_exceptions=DomainError)
     def criteria_report(self, campaign_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """Per field and criterion across units."""
-        self._require(actor, {"admin", "appraiser", "viewer"})
+        who = self._require(actor, {"admin", "appraiser", "viewer"})
         campaign = self._campaign(campaign_id)
-        if campaign.published_at is None and "viewer" in actor.get("roles", []) and not (
-                set(actor.get("roles") or []) & COUNCIL_ROLES):
+        if campaign.published_at is None and "viewer" in who.get("roles", []) and not (
+                set(who.get("roles") or []) & COUNCIL_ROLES):
             raise self._not_published()
         return reports.criteria_report(self.db, campaign)
 
     @rpc(expected_exceptions=DomainError)
     def trend(self, unit_code: str, actor: dict[str, Any]) -> dict[str, Any]:
         """The unit's published index and fields, year by year."""
-        roles = set(actor.get("roles") or [])
+        who = verified_actor(actor)
+        roles = set(who.get("roles") or [])
         if not roles & {"admin", "viewer"}:
-            self._own_unit(actor, unit_code)
+            self._own_unit(who, unit_code)
         return {"unit_code": unit_code, "years": reports.trend(self.db, unit_code)}
 
     @rpc(expected_exceptions=DomainError)
     def deductions(self, assessment_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """Bảng điểm bị trừ (Hà Tĩnh's appendix) of one unit."""
+        who = verified_actor(actor)
         found = sync.assessment(self.db, assessment_id)
-        if "admin" not in (actor.get("roles") or []):
-            self._own_unit(actor, found.unit_code)
+        if "admin" not in (who.get("roles") or []):
+            self._own_unit(who, found.unit_code)
         return reports.deductions(self.db, self._campaign(found.campaign_id), found)
 
     # --- Helpers (not entrypoints) -----------------------------------------------------
@@ -247,13 +256,10 @@ class Service(ServiceBase):
                                     .order_by(Entry.id)))
 
     def _write(self, work: Callable[[], tuple[dict[str, Any], Any]]) -> dict[str, Any]:
-        """One write transaction whose window is checked again as its last statement."""
+        """One write transaction committed under its window's lock (423 past the instant)."""
         try:
             result, window = work()
-            self.db.flush()
-            if window is not None:
-                lock.assert_still_open(self.db, window)
-            self.db.commit()
+            lock.commit(self.db, window)
         except BaseException:
             self.db.rollback()
             raise
@@ -264,7 +270,7 @@ class Service(ServiceBase):
             raise not_found("bản đánh giá / assessment", str(assessment_id))
         found = self.db.get(Assessment, assessment_id)
         if found is None:
-            remote = self.submission.get_assessment_by_id(assessment_id, sync.SYSTEM_ACTOR)
+            remote = self.submission.get_assessment_by_id(assessment_id, sync.system_actor())
             campaign_id, unit_code = remote["campaign_id"], remote["unit_code"]
         else:
             campaign_id, unit_code = found.campaign_id, found.unit_code
@@ -274,9 +280,9 @@ class Service(ServiceBase):
             raise not_found("tiêu chí / criterion", code)
         return unit_code, node
 
-    def _visible(self, campaign_id: int, actor: dict[str, Any]) -> Campaign:
+    def _visible(self, campaign_id: int, who: dict[str, Any]) -> Campaign:
         campaign = self._campaign(campaign_id)
-        if campaign.published_at is None and not set(actor.get("roles") or []) & COUNCIL_ROLES:
+        if campaign.published_at is None and not set(who.get("roles") or []) & COUNCIL_ROLES:
             raise self._not_published()
         return campaign
 
@@ -286,14 +292,13 @@ class Service(ServiceBase):
                            "Kết quả chưa được công bố / the results are not published yet", 403)
 
     @staticmethod
-    def _require(actor: dict[str, Any], roles: set[str]) -> None:
-        if not set(actor.get("roles") or []) & roles:
-            raise DomainError("forbidden",
-                              f"Cần vai trò / needs one of: {', '.join(sorted(roles))}", 403)
+    def _require(actor: dict[str, Any], roles: set[str]) -> dict[str, Any]:
+        """The actor the gateway signed, if it holds one of ``roles`` (401 / 403)."""
+        return verified_actor(actor, roles=roles)
 
     @staticmethod
-    def _own_unit(actor: dict[str, Any], unit_code: str) -> None:
-        if actor.get("unit_code") != unit_code:
+    def _own_unit(who: dict[str, Any], unit_code: str) -> None:
+        if who.get("unit_code") != unit_code:
             raise DomainError("forbidden_unit",
                               f"Bạn không thuộc đơn vị {unit_code} / not a member of unit "
                               f"{unit_code}", 403, {"unit_code": unit_code})

@@ -22,12 +22,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.appraisal.models import Assessment, Campaign, Entry, Node, Window
+from services.common.actor import sign_actor
 from services.common.errors import not_found
 from services.common.types import to_exact
 
 # Who appraisal is when it reads a unit's assessment for the council.
 SYSTEM_ACTOR: dict[str, Any] = {"username": "appraisal", "roles": ["admin"],
                                 "unit_code": None, "department_code": None}
+
+
+def system_actor() -> dict[str, Any]:
+    """SYSTEM_ACTOR signed as the gateway signs callers (services/common/actor.py)."""
+    return sign_actor(SYSTEM_ACTOR)
 
 
 def flatten(nodes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -103,14 +109,15 @@ def nodes(session: Session, campaign_id: int) -> dict[str, Node]:
 
 def read_sending(submission: Any, assessment_id: int) -> dict[str, Any]:
     """Everything the council needs from a sending: entries, pre-check, round-2 additions."""
-    sent = submission.get_assessment_by_id(assessment_id, SYSTEM_ACTOR)
+    actor = system_actor()
+    sent = submission.get_assessment_by_id(assessment_id, actor)
     try:
-        problems = submission.precheck(assessment_id, SYSTEM_ACTOR)
+        problems = submission.precheck(assessment_id, actor)
     except MethodNotFound:
         # A submission service older than the pre-send check: round 1 starts from
         # the council's own reading alone.
         problems = []
-    round_two = submission.round_two(assessment_id, SYSTEM_ACTOR) if sent["round"] > 1 else {}
+    round_two = submission.round_two(assessment_id, actor) if sent["round"] > 1 else {}
     return {"assessment": sent, "problems": problems, "round_two": round_two}
 
 
@@ -172,9 +179,15 @@ def store_sending(session: Session, campaign: Campaign, sending: Mapping[str, An
                 entry.problems = problems
 
 
-def assessment(session: Session, assessment_id: int, lock: bool = False) -> Assessment:
+def assessment(session: Session, assessment_id: int, lock: bool | str = False) -> Assessment:
+    """The copy of a sent assessment; ``lock`` True takes it FOR UPDATE (return, finalize,
+    adjustments), "share" FOR SHARE (a council score: many at once, none across a return)."""
+    if not isinstance(assessment_id, int) or not 0 < assessment_id < 2**31:
+        raise not_found("bản đánh giá đã gửi / sent assessment", str(assessment_id))
     query = select(Assessment).where(Assessment.id == assessment_id)
-    if lock:
+    if lock == "share":
+        query = query.with_for_update(read=True)
+    elif lock:
         query = query.with_for_update()
     found = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
     if found is None:

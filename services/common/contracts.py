@@ -155,7 +155,7 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #   reused with another request -> 422 "idempotency_key_reused".
 #
 # evidence (tài liệu kiểm chứng). File bytes never cross the bus: the gateway streams an
-# upload into the store (services/evidence/storage.py: a folder, or S3 through minio),
+# upload into the store (services/common/objectstore.py: a folder, or S3 through minio),
 # content-addressed as "sha256/<hex>", and sends what it saw.
 #   add_evidence(assessment_id: int, code: str,
 #                upload: {sha256, size, kind: pdf|jpeg|png|office|archive|executable|unknown,

@@ -25,15 +25,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Final, Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from services.common.errors import DomainError
+from services.common.times import VN, as_utc
 
-VN: Final = ZoneInfo("Asia/Ho_Chi_Minh")
 # The transaction-local setting the commit trigger reads, and the SQLSTATE it raises.
 LOCK_SETTING: Final = "cchc.window_locks_at"
 LOCKED_SQLSTATE: Final = "CC423"
@@ -50,12 +49,6 @@ class WindowLike(Protocol):
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def as_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def server_now(session: Session) -> datetime:

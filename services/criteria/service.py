@@ -23,7 +23,9 @@ from services.criteria.models import CatalogVersion
 
 # Versions in use never change, so their parsed trees are safe to keep; scoring is
 # on the save path of every entry and must not re-validate a whole set each time.
-_in_use_cache: dict[int, domain.Catalog] = {}
+# Keyed by database too: tests run several databases (and so several set 1s) in one
+# process.
+_in_use_cache: dict[tuple[str, int], domain.Catalog] = {}
 
 MAX_XLSX_BYTES = 2 * 1024 * 1024
 
@@ -171,13 +173,14 @@ class Service(ServiceBase):
         return row
 
     def _catalog(self, catalog_id: int) -> domain.Catalog:
-        cached = _in_use_cache.get(catalog_id)
+        key = (str(self.db.get_bind().url), catalog_id)
+        cached = _in_use_cache.get(key)
         if cached is not None:
             return cached
         row = self._row(catalog_id)
         catalog = domain.parse_catalog(row.tree)
         if row.in_use:
-            _in_use_cache[catalog_id] = catalog
+            _in_use_cache[key] = catalog
         return catalog
 
     def _node(self, catalog_id: int, code: str) -> domain.Node:

@@ -20,8 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.config import settings
 from services.common.errors import DomainError
+from services.common.objectstore import ObjectStore, object_key, open_store
 from services.evidence.signatures import UNREADABLE
-from services.evidence.storage import ObjectStore, object_key, open_store
 
 
 class CheckSettings(BaseSettings):

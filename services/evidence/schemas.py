@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from services.evidence.domain import ARCHIVE, EXECUTABLE, JPEG, OFFICE, PDF, PNG, UNKNOWN
+from services.common.sniffing import ARCHIVE, EXECUTABLE, JPEG, OFFICE, PDF, PNG, UNKNOWN
 
 
 class EvidenceMeta(BaseModel):

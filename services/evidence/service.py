@@ -16,6 +16,7 @@ from nameko.timer import timer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from services.common import sniffing
 from services.common.base import ServiceBase
 from services.common.contracts import CRITERIA, EVIDENCE, SIGNED_SUMMARY_PREFIX, SUBMISSION
 from services.common.errors import DomainError, not_found
@@ -85,7 +86,7 @@ class Service(ServiceBase):
         try:
             data = parse(EvidenceMeta, meta)
             who = parse(Actor, actor)
-            if stored.kind not in domain.ACCEPTED | {domain.OFFICE}:
+            if stored.kind not in sniffing.ACCEPTED | {sniffing.OFFICE}:
                 raise _refused_type(stored.kind)
             context = self._criterion_context(assessment_id, code, who.model_dump())
             if not domain.type_accepted(stored.kind, context["form_allowed"]):
@@ -197,7 +198,7 @@ class Service(ServiceBase):
             document = self.db.get(Document, stored.sha256)
         signature: dict[str, Any] = {}
         if document is None:
-            signature = (self.files.check_signatures(stored.sha256) if stored.kind == domain.PDF
+            signature = (self.files.check_signatures(stored.sha256) if stored.kind == sniffing.PDF
                          else {"state": ABSENT, "signatures": [], "applies": False})
         key = domain.attachment_key(stored.sha256, data.doc_number, data.doc_date, data.title,
                                     data.section)
@@ -210,7 +211,7 @@ class Service(ServiceBase):
             document = self.db.get(Document, stored.sha256)
             if document is None:
                 document = Document(sha256=stored.sha256, size=stored.size, kind=stored.kind,
-                                    media_type=domain.MEDIA_TYPES[stored.kind],
+                                    media_type=sniffing.MEDIA_TYPES[stored.kind],
                                     signature=signature, created_at=datetime.now(UTC))
                 self.db.add(document)
             checks = {

@@ -20,6 +20,9 @@ class NotifySettings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # PEM file of the roots the relay's certificate is checked against (unset: the
+    # system's store). The certificate must name smtp_host.
+    smtp_ca_file: str | None = None
     smtp_sender: str = "Phần mềm Chỉ số CCHC <cchc-noreply@localhost>"
     smtp_timeout: float = 10.0
     # Connections held open at once: each sends its messages one after another.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -65,7 +66,7 @@ class Mailer:
         smtp = smtplib.SMTP(self.cfg.smtp_host, self.cfg.smtp_port,
                             timeout=self.cfg.smtp_timeout)
         if self.cfg.smtp_starttls:
-            smtp.starttls()
+            smtp.starttls(context=ssl.create_default_context(cafile=self.cfg.smtp_ca_file))
         if self.cfg.smtp_username:
             smtp.login(self.cfg.smtp_username, self.cfg.smtp_password or "")
         return smtp

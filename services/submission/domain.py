@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,17 +31,6 @@ STAFF = "unit_staff"
 # Roles that read every unit's assessment (API.md: "the unit, appraisers, admin").
 READ_ALL = frozenset({"admin", "appraiser"})
 
-
-# --- Time ------------------------------------------------------------------------
-
-
-def vn_iso(moment: datetime | None) -> str | None:
-    """Shown in Vietnam time, ISO 8601 with its offset (+07:00)."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # SQLite hands back naive UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(VN).isoformat()
 
 
 # --- The criteria tree -------------------------------------------------------------

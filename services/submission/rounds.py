@@ -24,10 +24,11 @@ from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, sele
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.errors import DomainError, invalid
+from services.common.times import vn_iso
 from services.common.types import ExactDecimal, UtcDateTime
 from services.common.validation import parse
 from services.submission import domain, store
-from services.submission.domain import decimal_text, vn_iso
+from services.submission.domain import decimal_text
 from services.submission.models import Base, Window
 from services.submission.schemas import Actor
 

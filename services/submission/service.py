@@ -34,9 +34,10 @@ from services.common.contracts import (
 from services.common.db import transaction
 from services.common.errors import DomainError, invalid, not_found
 from services.common.outbox import record_event
+from services.common.times import vn_iso
 from services.common.validation import parse
 from services.submission import domain, gauges, precheck, rounds, signed_summary, store
-from services.submission.domain import decimal_text, entry_snapshot, vn_iso
+from services.submission.domain import decimal_text, entry_snapshot
 from services.submission.models import Assessment, Campaign, Change, Entry, Node, Window
 from services.submission.schemas import (
     Actor,

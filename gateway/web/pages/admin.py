@@ -18,7 +18,7 @@ from gateway.policy import Principal, page_authenticated, page_roles
 from gateway.web.api import Api, ApiError
 from gateway.web.pages.home import campaign_page
 from gateway.web.render import VIETNAM, page, redirect
-from gateway.web.session import check_csrf
+from gateway.web.session import posted_form
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,8 +60,7 @@ async def units(request: Request, me: Admin) -> Response:
 
 @router.post("/admin/units")
 async def add_unit(request: Request, me: Admin) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     unit = {k: str(form.get(k) or "").strip() or None
             for k in ("code", "name", "type", "parent_code")}
     try:
@@ -125,14 +124,17 @@ def read_account_list(data: bytes) -> list[dict[str, Any]]:
 
 @router.post("/admin/accounts")
 async def add_accounts(request: Request, me: Admin) -> Response:
-    form = await request.form(max_part_size=MAX_LIST_BYTES)
-    check_csrf(request, form)
+    form = await posted_form(request)
     upload = _upload(form, "list")
     typed = None
     try:
         if upload is not None:
-            people = await run_in_threadpool(read_account_list,
-                                              await upload.read(MAX_LIST_BYTES + 1))
+            data = await upload.read(MAX_LIST_BYTES + 1)
+            if len(data) > MAX_LIST_BYTES:
+                raise ApiError(413, {"code": "too_large",
+                                     "detail": "Danh sách quá lớn (tối đa 2 MB) / "
+                                               "the list is larger than 2 MB"})
+            people = await run_in_threadpool(read_account_list, data)
             issued = await Api(request).post("/users", json=people)
         else:
             typed = _account(form)
@@ -162,8 +164,7 @@ _CATALOG_TYPES = {".xlsx": "application/vnd.openxmlformats-officedocument.spread
 
 @router.post("/catalogs")
 async def import_catalog(request: Request, me: Admin) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     upload = _upload(form, "file")
     try:
         if upload is None:
@@ -231,8 +232,7 @@ async def campaigns(request: Request, me: Admin) -> Response:
 
 @router.post("/admin/campaigns")
 async def create_campaign(request: Request, me: Admin) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     try:
         body = {
             "name": str(form.get("name") or ""),
@@ -255,8 +255,7 @@ async def create_campaign(request: Request, me: Admin) -> Response:
 
 @router.post("/admin/campaigns/{campaign_id}/windows")
 async def add_window(request: Request, campaign_id: Id, me: Admin) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     api = Api(request)
     try:
         await api.post(f"/campaigns/{campaign_id}/windows", json={

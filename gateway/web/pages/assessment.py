@@ -20,7 +20,7 @@ from gateway.web.api import Api, ApiError
 from gateway.web.labels import entry_state
 from gateway.web.pages.home import next_lock
 from gateway.web.render import page, redirect
-from gateway.web.session import check_csrf
+from gateway.web.session import posted_form
 
 router = APIRouter(include_in_schema=False)
 
@@ -81,14 +81,9 @@ async def _assessment_context(api: Api, campaign_id: int, unit_code: str) -> dic
     return {"campaign": campaign, "assessment": assessment, "catalog": catalog}
 
 
-async def _precheck(api: Api, assessment_id: int) -> list[dict[str, Any]] | None:
-    """What the council will refuse, when the submission service offers the check."""
-    try:
-        return await api.get(f"/assessments/{assessment_id}/precheck")
-    except ApiError as exc:
-        if exc.status in (404, 405):
-            return None
-        raise
+async def _precheck(api: Api, assessment_id: int) -> list[dict[str, Any]]:
+    """What the council will refuse, per criterion, before the leader sends."""
+    return await api.get(f"/assessments/{assessment_id}/precheck")
 
 
 @router.get("/campaigns/{campaign_id}/units/{unit_code}")
@@ -135,11 +130,13 @@ def entry_body(rule: dict[str, Any], form: FormData) -> dict[str, Any]:
     return body
 
 
-async def _entry_page(request: Request, me: Principal, assessment_id: int, code: str, *,
-                      error: ApiError | None = None, typed: dict[str, Any] | None = None,
-                      status_code: int = 200) -> Response:
+async def entry_view(request: Request, me: Principal, assessment_id: int, code: str, *,
+                     error: ApiError | None = None, typed: dict[str, Any] | None = None,
+                     status_code: int = 200) -> Response:
     api = Api(request)
-    assessment = await _by_id(api, assessment_id)
+    assessment, council, comments = await asyncio.gather(
+        _by_id(api, assessment_id), api.get_or({}, f"/assessments/{assessment_id}/appraisal"),
+        api.get_or([], f"/assessments/{assessment_id}/entries/{code}/comments"))
     entry = next((e for e in assessment["entries"] if e["code"] == code), None)
     if entry is None:
         raise ApiError(404, {"code": "not_found",
@@ -149,8 +146,10 @@ async def _entry_page(request: Request, me: Principal, assessment_id: int, code:
               "not_applicable": entry.get("not_applicable")}
     if typed:
         values.update(typed)
+    appraised = next((e for e in council.get("entries") or [] if e["code"] == code), None)
     return page(request, "entry.html", me, status_code=status_code, error=error,
                 assessment=assessment, entry=entry, campaign=campaign, values=values,
+                appraised=appraised, comments=comments,
                 state=entry_state(entry), back=_back(assessment),
                 may_write=is_leader_of(me, assessment["unit_code"])
                 or entry.get("assignee") == me.username,
@@ -159,15 +158,14 @@ async def _entry_page(request: Request, me: Principal, assessment_id: int, code:
 
 @router.get("/assessments/{assessment_id}/entries/{code}")
 async def entry_page(request: Request, assessment_id: Id, code: Code, me: SignedIn) -> Response:
-    return await _entry_page(request, me, assessment_id, code)
+    return await entry_view(request, me, assessment_id, code)
 
 
 @router.post("/assessments/{assessment_id}/entries/{code}")
 async def save_entry(
     request: Request, assessment_id: Id, code: Code, me: UnitMember
 ) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     api = Api(request)
     headers = {"If-Match": str(form.get("version") or "")}
     typed: dict[str, Any] | None = None
@@ -185,7 +183,7 @@ async def save_entry(
                           headers=headers)
             done = "saved"
     except ApiError as exc:
-        return await _entry_page(request, me, assessment_id, code, error=exc, typed=typed,
+        return await entry_view(request, me, assessment_id, code, error=exc, typed=typed,
                                  status_code=exc.status)
     return redirect(request, f"/assessments/{assessment_id}/entries/{code}?ok={done}")
 
@@ -195,12 +193,29 @@ def _upload(form: FormData, name: str) -> UploadFile | None:
     return value if isinstance(value, UploadFile) and value.filename else None
 
 
+@router.post("/assessments/{assessment_id}/entries/{code}/supplement")
+async def supplement(
+    request: Request, assessment_id: Id, code: Code, me: UnitMember
+) -> Response:
+    """Vòng 2: the returned criterion's new explanation and proposed score."""
+    form = await posted_form(request)
+    body = {"explanation": str(form.get("explanation") or ""),
+            "proposed_score": str(form.get("proposed_score") or "").strip().replace(",", ".")}
+    try:
+        await Api(request).put(f"/assessments/{assessment_id}/entries/{code}/supplement",
+                               json=body)
+    except ApiError as exc:
+        return await entry_view(request, me, assessment_id, code, error=exc,
+                                status_code=exc.status,
+                                typed={"supplement": body})
+    return redirect(request, f"/assessments/{assessment_id}/entries/{code}?ok=supplemented")
+
+
 @router.post("/assessments/{assessment_id}/entries/{code}/evidence")
 async def upload_evidence(
     request: Request, assessment_id: Id, code: Code, me: UnitMember
 ) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     upload = _upload(form, "file")
     fields = {name: str(form.get(name) or "")
               for name in ("doc_number", "doc_date", "title", "section")}
@@ -214,7 +229,7 @@ async def upload_evidence(
             files={"file": (upload.filename, upload.file,
                             upload.content_type or "application/octet-stream")})
     except ApiError as exc:
-        return await _entry_page(request, me, assessment_id, code, error=exc,
+        return await entry_view(request, me, assessment_id, code, error=exc,
                                  status_code=exc.status)
     return redirect(request, f"/assessments/{assessment_id}/entries/{code}?ok=uploaded#evidence")
 
@@ -223,13 +238,12 @@ async def upload_evidence(
 async def remove_evidence(
     request: Request, assessment_id: Id, code: Code, evidence_id: Id, me: UnitMember
 ) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    await posted_form(request)
     try:
         await Api(request).delete(
             f"/assessments/{assessment_id}/entries/{code}/evidence/{evidence_id}")
     except ApiError as exc:
-        return await _entry_page(request, me, assessment_id, code, error=exc,
+        return await entry_view(request, me, assessment_id, code, error=exc,
                                  status_code=exc.status)
     return redirect(request, f"/assessments/{assessment_id}/entries/{code}?ok=removed#evidence")
 
@@ -257,8 +271,7 @@ async def assign_form(request: Request, assessment_id: Id, me: Leader) -> Respon
 
 @router.post("/assessments/{assessment_id}/assign")
 async def assign(request: Request, assessment_id: Id, me: Leader) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     api = Api(request)
     assessment = await _by_id(api, assessment_id)
     current = {e["code"]: e.get("assignee") or "" for e in assessment["entries"]}
@@ -292,8 +305,7 @@ def _covered(code: str, chosen: dict[str, Any]) -> bool:
 
 @router.post("/assessments/{assessment_id}/submit")
 async def submit(request: Request, assessment_id: Id, me: Leader) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     api = Api(request)
     assessment = await _by_id(api, assessment_id)
     upload = _upload(form, "signed_summary")
@@ -316,8 +328,7 @@ async def submit(request: Request, assessment_id: Id, me: Leader) -> Response:
 
 @router.post("/assessments/{assessment_id}/withdraw")
 async def withdraw(request: Request, assessment_id: Id, me: Leader) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    await posted_form(request)
     api = Api(request)
     assessment = await _by_id(api, assessment_id)
     try:

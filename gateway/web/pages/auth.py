@@ -10,7 +10,7 @@ from starlette.responses import Response
 from gateway.policy import Principal, page_signed_in, public
 from gateway.web.api import Api, ApiError
 from gateway.web.render import page, redirect
-from gateway.web.session import check_csrf, clear_tokens, write_tokens
+from gateway.web.session import clear_tokens, posted_form, write_tokens
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,8 +29,7 @@ async def login_form(request: Request, next: str = "/") -> Response:
 
 @router.post("/login", dependencies=[Depends(public)])
 async def login(request: Request) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     username = str(form.get("username") or "")
     target = _safe_next(str(form.get("next") or "/"))
     try:
@@ -55,8 +54,7 @@ async def password_form(
 async def change_password(
     request: Request, me: Annotated[Principal, Depends(page_signed_in)]
 ) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    form = await posted_form(request)
     new = str(form.get("new_password") or "")
     if new != str(form.get("confirm_password") or ""):
         error = ApiError(422, {"code": "password_mismatch",
@@ -75,8 +73,7 @@ async def change_password(
 
 @router.post("/logout", dependencies=[Depends(public)])
 async def logout(request: Request) -> Response:
-    form = await request.form()
-    check_csrf(request, form)
+    await posted_form(request)
     response = redirect(request, "/login")
     clear_tokens(response)
     return response

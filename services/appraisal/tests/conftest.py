@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.appraisal.service import Service
+from services.common.actor import sign_actor
 from services.common.outbox import outbox
 from services.conftest import migrated_session
 from services.criteria.service import Service as Criteria
@@ -49,15 +50,21 @@ SET = {
     ],
 }
 
-ADMIN = {"username": "admin", "roles": ["admin"], "unit_code": None, "department_code": None}
-SNV = {"username": "tham.dinh.snv", "roles": ["appraiser"], "unit_code": None,
-       "department_code": "SNV"}
-STP = {"username": "tham.dinh.stp", "roles": ["appraiser"], "unit_code": None,
-       "department_code": "STP"}
-LEADER = {"username": "lanh.dao", "roles": ["unit_leader"], "unit_code": "X1",
-          "department_code": None}
-LEADER2 = {"username": "lanh.dao2", "roles": ["unit_leader"], "unit_code": "X2",
-           "department_code": None}
+def signed(actor: dict[str, Any]) -> dict[str, Any]:
+    """Signed as the gateway signs callers, valid for the whole test run."""
+    return sign_actor(actor, ttl=3600)
+
+
+ADMIN = signed({"username": "admin", "roles": ["admin"], "unit_code": None,
+                "department_code": None})
+SNV = signed({"username": "tham.dinh.snv", "roles": ["appraiser"], "unit_code": None,
+               "department_code": "SNV"})
+STP = signed({"username": "tham.dinh.stp", "roles": ["appraiser"], "unit_code": None,
+               "department_code": "STP"})
+LEADER = signed({"username": "lanh.dao", "roles": ["unit_leader"], "unit_code": "X1",
+                 "department_code": None})
+LEADER2 = signed({"username": "lanh.dao2", "roles": ["unit_leader"], "unit_code": "X2",
+                  "department_code": None})
 UNITS = [{"code": "X1", "name": "UBND xã Hương Vinh", "type": "commune", "parent_code": None},
          {"code": "X2", "name": "UBND phường Thuận Hòa", "type": "commune",
           "parent_code": None}]

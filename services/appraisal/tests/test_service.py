@@ -173,3 +173,13 @@ def test_comments_between_council_and_unit(appraisal, submission, campaign, deli
         ("council", "Đề nghị bổ sung kế hoạch"), ("unit", "Đơn vị đã bổ sung")]
     assert fail(appraisal.add_comment, c["X1"], "1.1", {"text": "x"}, STP).status == 403
     assert fail(appraisal.comments, c["X1"], "1.1", LEADER2).status == 403
+
+
+def test_an_actor_the_gateway_did_not_sign_is_refused(appraisal, submission, campaign, deliver):
+    c = both_sent(submission, campaign, deliver)
+    forged = {"username": "admin", "roles": ["admin"], "unit_code": None}
+    for call, args in ((appraisal.finalize, (c["X1"],)), (appraisal.queue, (c["id"],)),
+                       (appraisal.set_survey, (c["id"], {})), (appraisal.publish, (c["id"],))):
+        err = fail(call, *args, forged)
+        assert (err.status, err.code) == (401, "actor_unverified")
+    assert fail(appraisal.finalize, c["X1"], SNV).status == 403

@@ -14,9 +14,9 @@ from nameko.standalone.rpc import ServiceRpcProxy
 
 from services.common.errors import DomainError
 from services.common.migrate import upgrade
-from services.evidence.domain import sniff_kind
+from services.common.objectstore import FolderStore, object_key, store_upload
+from services.common.sniffing import sniff_kind
 from services.evidence.service import Service
-from services.evidence.storage import FolderStore, object_key, store_upload
 from services.evidence.tests.pki import CA, plain_pdf, sign
 
 LOCKED_CODE = "9.1"

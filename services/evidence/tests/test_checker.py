@@ -6,8 +6,8 @@ from pathlib import Path
 
 import eventlet
 
+from services.common.objectstore import FolderStore, store_upload
 from services.evidence.files import Files, check_in_subprocess
-from services.evidence.storage import FolderStore, store_upload
 from services.evidence.tests.pki import CA, plain_pdf, sign
 
 

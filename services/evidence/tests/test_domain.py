@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from services.common import sniffing
 from services.evidence import domain
 
 
@@ -35,7 +36,7 @@ def _zip(names: list[str], first: str = "x") -> bytes:
     (b"", "unknown"),
 ])
 def test_type_is_told_by_content(head: bytes, kind: str) -> None:
-    assert domain.sniff_kind(head) == kind
+    assert sniffing.sniff_kind(head) == kind
 
 
 def test_office_files_only_where_a_form_is_asked() -> None:

@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.common.errors import DomainError
-from services.evidence.domain import sniff_kind
+from services.common.objectstore import ObjectStore, object_key, store_upload
+from services.common.sniffing import sniff_kind
 from services.evidence.files import Files
 from services.evidence.models import Document, Evidence
 from services.evidence.service import Service
-from services.evidence.storage import ObjectStore, object_key, store_upload
 from services.evidence.tests.pki import CA, plain_pdf, sign
 
 ACTOR = {"username": "staff.x1", "roles": ["unit_staff"], "unit_code": "X1"}

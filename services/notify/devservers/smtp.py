@@ -16,6 +16,7 @@ import asyncio
 import html
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class _Handler:
@@ -63,11 +65,23 @@ class _Handler:
                 self.box.busy -= 1
 
 
+def _authenticator(credentials: tuple[str, str]) -> Any:
+    def check(server: Any, session: Any, envelope: Any, mechanism: str,
+              auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(), auth_data.password.decode()) == credentials
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
 class DevSmtp:
     """The server and what it received: ``messages`` is a list of dicts."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 2525,
-                 web_port: int | None = None, folder: Path | None = None) -> None:
+                 web_port: int | None = None, folder: Path | None = None,
+                 tls_context: ssl.SSLContext | None = None,
+                 credentials: tuple[str, str] | None = None) -> None:
         self.host, self.port, self.web_port, self.folder = host, port, web_port, folder
         self.messages: list[dict[str, Any]] = []
         self.lock = threading.Lock()
@@ -78,8 +92,15 @@ class DevSmtp:
         self.rejected: set[str] = set()
         # Messages whose final dot arrived and that are being accepted right now.
         self.busy = 0
+        # With a TLS context and credentials it behaves as a province's relay does:
+        # STARTTLS first, then AUTH, or nothing is accepted.
+        secure: dict[str, Any] = {}
+        if tls_context is not None:
+            secure.update(tls_context=tls_context, require_starttls=True)
+        if credentials is not None:
+            secure.update(authenticator=_authenticator(credentials), auth_required=True)
         self.controller = Controller(_Handler(self), hostname=host, port=port,
-                                     decode_data=False)
+                                     decode_data=False, **secure)
         self.web: ThreadingHTTPServer | None = None
 
     def keep(self, envelope: Any) -> None:
@@ -129,9 +150,11 @@ class DevSmtp:
 
     def stop(self) -> None:
         self.hold.clear()
-        self.controller.stop()
+        if self.controller.loop.is_running():
+            self.controller.stop()
         if self.web is not None:
             self.web.shutdown()
+            self.web = None
 
 
 def _web(box: DevSmtp) -> type[BaseHTTPRequestHandler]:

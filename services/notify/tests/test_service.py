@@ -310,3 +310,58 @@ def test_replicas_sending_side_by_side_send_each_message_once(
     assert sorted(m["rcpt_tos"][0] for m in smtp.messages) == sorted(
         f"u{i}@x.vn" for i in range(40))
     assert len({m["tracking_id"] for m in zns.messages}) == len(zns.messages) == 40
+
+
+def test_email_goes_over_starttls_with_credentials(notify: Service, cfg: Any, smtp: DevSmtp,
+                                                   tmp_path: Any) -> None:
+    import ssl
+    from datetime import timedelta
+    from ipaddress import IPv4Address
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from services.notify.tests.conftest import free_port
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtp.snv.gov.vn")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(IPv4Address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    # Under eventlet two asyncio loops cannot share the one OS thread: one server at a time.
+    smtp.stop()
+    relay = DevSmtp("127.0.0.1", free_port(), tls_context=context,
+                    credentials=("cchc", "mat-khau-smtp")).start()
+    try:
+        cfg.smtp_port = relay.port
+        cfg.zalo_enabled = False
+        # Without STARTTLS the relay refuses: retried, never accepted in clear.
+        notify.on_user_created(event(**USER))
+        notify.send_deliveries()
+        [d] = notify.inbox("u1")[0]["deliveries"]
+        assert d["status"] in ("queued", "failed") and relay.messages == []
+        assert "530" in d["last_error"]
+        cfg.smtp_starttls, cfg.smtp_ca_file = True, str(tmp_path / "cert.pem")
+        cfg.smtp_username, cfg.smtp_password = "cchc", "sai"
+        notify.on_user_created(event(**{**USER, "username": "u2", "email": "b@x.vn"}))
+        notify.send_deliveries()
+        assert relay.messages == []  # wrong password: 535
+        cfg.smtp_password = "mat-khau-smtp"
+        notify.on_user_created(event(**{**USER, "username": "u3", "email": "c@x.vn"}))
+        notify.send_deliveries()
+        assert [m["rcpt_tos"] for m in relay.messages] == [["c@x.vn"]]
+    finally:
+        relay.stop()

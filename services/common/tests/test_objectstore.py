@@ -8,7 +8,7 @@ import tracemalloc
 import pytest
 from minio import Minio
 
-from services.evidence.storage import (
+from services.common.objectstore import (
     PART_SIZE,
     FileTooLarge,
     FolderStore,

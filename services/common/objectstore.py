@@ -1,9 +1,10 @@
-"""Where evidence files live: a local folder or an S3-compatible store (MinIO).
+"""The object store: where uploaded files live, a local folder or S3 (MinIO).
 
-This module is imported by the gateway (which streams uploads into the store) and by
-the evidence service (which reads files back to check signatures and deletes them).
-It therefore imports neither nameko nor eventlet nor asyncio: every call is plain,
-blocking I/O that the gateway runs in a thread and the service runs in a green thread.
+Evidence files (tài liệu kiểm chứng) and the signed summaries are kept here. Any
+process may import it: the gateway streams uploads into it, the evidence service reads
+files back to check signatures and deletes them, submission keeps signed summaries. It
+therefore imports neither nameko nor eventlet nor asyncio: every call is plain,
+blocking I/O that the gateway runs in a thread and the services run in a green thread.
 
 Objects are content-addressed: an upload first goes to ``incoming/<uuid>``; once its
 SHA-256 is known it is promoted to ``sha256/<hex>``, or dropped when that object already
