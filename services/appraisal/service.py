@@ -32,7 +32,7 @@ from services.common.db import transaction
 from services.common.errors import DomainError, not_found
 from services.common.events import retrying_event_handler
 from services.common.outbox import claim_event
-from services.submission.domain import vn_iso
+from services.common.times import vn_iso
 
 COUNCIL_ROLES = {"admin", "appraiser"}
 
