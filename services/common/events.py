@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import kombu.exceptions
 from amqp.exceptions import PreconditionFailed
 from kombu import Exchange, Queue
 from nameko.amqp.publish import get_connection, get_producer
@@ -147,6 +148,16 @@ class RetryingEventHandler(EventHandler):
     def handle_message_processed(
         self, message: Any, result: Any = None, exc_info: Any = None
     ) -> None:
+        # A broker that went away mid-ack would kill the whole container (and nameko does
+        # not start it again): the message, not acked on the dead channel, comes back
+        # after the reconnection and claim_event makes its second run a no-op.
+        try:
+            self._settle(message, exc_info)
+        except (ConnectionError, OSError, kombu.exceptions.OperationalError) as exc:
+            log.warning("%s not settled, the broker is unreachable (%s); it will be "
+                        "delivered again", self.event_type, exc)
+
+    def _settle(self, message: Any, exc_info: Any) -> None:
         if exc_info is None:
             self.queue_consumer.ack_message(message)
             return
