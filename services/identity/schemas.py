@@ -13,17 +13,18 @@ class UnitIn(BaseModel):
     code: str = Field(min_length=1, max_length=50)
     name: str = Field(min_length=1, max_length=300)
     type: str = Field(min_length=1, max_length=50)
-    parent_code: str | None = None
+    parent_code: str | None = Field(None, max_length=50)
 
 
 class UserIn(BaseModel):
     username: str = Field(min_length=2, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
     full_name: str = Field(min_length=1, max_length=200)
-    email: str | None = None
-    zalo_phone: str | None = None
+    # As long as their columns (services/identity/models.py): longer is 422, not a 500.
+    email: str | None = Field(None, max_length=200)
+    zalo_phone: str | None = Field(None, max_length=30)
     roles: list[str] = Field(min_length=1)
-    unit_code: str | None = None
-    department_code: str | None = None
+    unit_code: str | None = Field(None, max_length=50)
+    department_code: str | None = Field(None, max_length=50)
 
     @field_validator("username")
     @classmethod

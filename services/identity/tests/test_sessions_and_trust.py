@@ -191,3 +191,11 @@ def test_verified_actor_checks_expiry_against_the_clock() -> None:
     assert verified_actor(signed, roles=["admin"]) == {"username": "a", "roles": ["admin"]}
     with pytest.raises(DomainError):
         verified_actor(signed, now=time.time() + 11)
+
+
+@pytest.mark.parametrize("field", ["unit_code", "department_code", "email", "zalo_phone"])
+def test_a_field_longer_than_its_column_is_invalid_input(service: Service, field: str) -> None:
+    with pytest.raises(DomainError) as err:
+        service.create_users([{"username": "dai", "full_name": "D", "roles": ["viewer"],
+                               field: "x" * 201}], actor=ADMIN)
+    assert err.value.code == "invalid_input"
