@@ -47,9 +47,9 @@ RENEWAL_BODY_LIMIT = 64 * 1024
 class BodyTooLarge(HTTPException):
     """Raised from ``receive`` when the bytes pass the limit; FastAPI lets it through."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, multipart: bool) -> None:
         super().__init__(413)
-        self.limit = limit
+        self.limit, self.multipart = limit, multipart
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,9 @@ def _problem(status: int, code: str, detail: str, **extra: Any) -> Any:
     return response
 
 
-def too_large(limit: int) -> Any:
-    return _problem(413, "body_too_large",
+def too_large(limit: int, multipart: bool = False) -> Any:
+    # An upload keeps the code the evidence and summary routes give past their limit.
+    return _problem(413, "file_too_large" if multipart else "body_too_large",
                     f"Dữ liệu gửi lên quá lớn (tối đa {limit} byte) / the request body is "
                     f"larger than {limit} bytes", limit=limit)
 
@@ -129,7 +130,7 @@ class RequestGuard:
                                )(scope, receive, send)
                 return
             if int(length_header) > limit:
-                await too_large(limit)(scope, receive, send)
+                await too_large(limit, multipart)(scope, receive, send)
                 return
         if self._needs_caller(scope):
             refusal, limit = await self._check_caller(scope, headers, limit)
@@ -137,10 +138,10 @@ class RequestGuard:
                 await refusal(scope, receive, send)
                 return
             if length_header is not None and int(length_header) > limit:
-                await too_large(limit)(scope, receive, send)
+                await too_large(limit, multipart)(scope, receive, send)
                 return
         json_body = headers.get("content-type", "").lower().startswith("application/json")
-        await self._bounded(scope, receive, send, limit, json_body)
+        await self._bounded(scope, receive, send, limit, json_body, multipart)
 
     async def _check_caller(self, scope: Scope, headers: Headers,
                             limit: int) -> tuple[Any, int]:
@@ -169,7 +170,7 @@ class RequestGuard:
                         f"Chưa đăng nhập hoặc phiên không hợp lệ / {detail}"), limit
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int,
-                       json_body: bool = False) -> None:
+                       json_body: bool = False, multipart: bool = False) -> None:
         received = 0
         started = False
         tail = b""  # the end of the previous chunk: an escape may straddle two
@@ -181,7 +182,7 @@ class RequestGuard:
                 chunk = message.get("body", b"")
                 received += len(chunk)
                 if received > limit:
-                    raise BodyTooLarge(limit)
+                    raise BodyTooLarge(limit, multipart)
                 if json_body:
                     window = tail + chunk
                     if b"\\u0000" in window or b"\x00" in window:
@@ -201,7 +202,7 @@ class RequestGuard:
             # Reached only when a route swallowed nothing and the handler was bypassed.
             if started:
                 raise
-            await too_large(limit)(scope, receive, send)
+            await too_large(limit, multipart)(scope, receive, send)
 
 
 class NulInText(HTTPException):
@@ -222,7 +223,7 @@ def install(app: Any) -> None:
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(_: Request, exc: BodyTooLarge) -> Any:
-        return too_large(exc.limit)
+        return too_large(exc.limit, exc.multipart)
 
     @app.exception_handler(NulInText)
     async def _nul(_: Request, exc: NulInText) -> Any:

@@ -57,8 +57,8 @@ class SecurityHeaders:
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault("Referrer-Policy", "same-origin")
-                # Pages that need another policy (the docs page) set their own.
-                headers.setdefault("Content-Security-Policy", PAGE_CSP)
+                csp = DOCS_CSP if path.startswith(DOCS_PATHS) else PAGE_CSP
+                headers.setdefault("Content-Security-Policy", csp)
                 if hsts:
                     headers.setdefault("Strict-Transport-Security", HSTS)
                 if path.startswith(NO_STORE_PREFIX):

@@ -150,6 +150,16 @@ def test_a_whole_campaign_from_council_to_published_ranking(
             "locks_at": locks.isoformat()}), 201)
         return locks
 
+    def notice(headers: dict[str, str], kind: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            mine = [n for n in ok(http.get("/api/v1/notifications", headers=headers))
+                    if n["kind"] == kind]
+            if mine:
+                return mine[0]
+            time.sleep(0.3)
+        raise AssertionError(f"no {kind} notification")
+
     def wait_until(moment: datetime) -> None:
         time.sleep(max(0.0, (moment - now()).total_seconds()) + 0.3)
 
@@ -212,6 +222,9 @@ def test_a_whole_campaign_from_council_to_published_ranking(
     seen = ok(http.get(f"/api/v1/assessments/{aid[c1]}/appraisal", headers=leaders[c1]))
     assert [(e["code"], e["red"], e["reason"]) for e in seen["entries"]] == [
         ("1.1", True, "Kế hoạch ban hành sau thời hạn")]
+    # The leader hears of it (notify consumes criteria_returned), with the reason.
+    returned_notice = notice(leaders[c1], "criteria_returned")
+    assert "Kế hoạch ban hành sau thời hạn" in returned_notice["body"]
     unit_view = ok(http.get(f"/api/v1/campaigns/{communes['id']}/assessments/{c1}",
                             headers=leaders[c1]))
     assert [e["code"] for e in unit_view["entries"] if e["returned"]] == ["1.1"]
@@ -280,6 +293,23 @@ def test_a_whole_campaign_from_council_to_published_ranking(
     ok(http.post(f"/api/v1/campaigns/{communes['id']}/publish", headers=admin))
     ok(http.post(f"/api/v1/campaigns/{departments['id']}/publish", headers=admin))
 
+    # --- What the leaders were told (notify): the returns with reasons, the results --
+    def notices(headers: dict[str, str], kind: str) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + 20
+        while True:
+            got = [n for n in ok(http.get("/api/v1/notifications", headers=headers))
+                   if n["kind"] == kind]
+            if got or time.monotonic() > deadline:
+                return got
+            time.sleep(0.2)
+
+    [told] = notices(leaders[c1], "criteria_returned")
+    assert "- 1.1: Ban hành kế hoạch CCHC năm" in told["body"]
+    assert "Lý do: Kế hoạch ban hành sau thời hạn" in told["body"]
+    for unit in (c1, c2, d1):
+        [published_notice] = notices(leaders[unit], "results_published")
+        assert f"({tag})" in published_notice["title"]
+
     # --- The published figures, by hand -----------------------------------------
     # Xã 1: 1.1 round 2 = 2, 1.2 = 2.75, 2.1 = 1, 2.2 survey = 2.5: total 8.25 of 10,
     #       index 8.25 / 10 × 100 = 82.50 -> Tốt (≥ 80).
@@ -289,6 +319,7 @@ def test_a_whole_campaign_from_council_to_published_ranking(
     # Communes ranked: xã 1 (82.50) first, xã 2 (59.38) second.
     # Sở: 1.1 = 4, 1.2 = 1.5, 2.1 survey = 3.5: 9 - penalty 0.5 = 8.5 of 10, index 85.00
     #     -> B; assessed but not ranked.
+    assert notice(leaders[c2], "results_published")
     published = ok(http.get(results_url, headers=leaders[c2]))
     assert [(r["unit_code"], r["unit_type"], r["total"], r["max"], r["index"],
              r["classification"], r["rank"]) for r in published] == [

@@ -588,3 +588,16 @@ def test_broker_and_databases_let_in_only_the_system() -> None:
     for target, port in ((broker, 5672), (database, 5432), (store, 9000)):
         assert not ingress(target, stranger, port)
         assert not ingress(target, ("cchc", {"app": "debug"}), port)
+
+
+def test_production_refuses_development_defaults_and_every_process_has_the_actor_key(
+    rendered,
+) -> None:
+    overlay, out, _ = rendered
+    (config,) = out.of_kind("ConfigMap").values()
+    assert config["data"].get("CCHC_ENV", "development") == (
+        "production" if overlay == "overlays/production" else "development")
+    for name, deployment in out.of_kind("Deployment").items():
+        # The gateway signs actors with it and every service checks them.
+        ref = env_source(main_container(deployment), "CCHC_ACTOR_SECRET")["secretKeyRef"]
+        assert ref["name"].startswith("cchc-secrets") and not ref.get("optional"), name

@@ -18,6 +18,7 @@ from nameko.standalone.events import event_dispatcher
 from sqlalchemy import create_engine, text
 
 from gateway.rpc import RpcClient
+from services.common.actor import sign_actor
 from services.common.contracts import (
     APPRAISAL,
     CRITERIA_RETURNED,
@@ -285,7 +286,8 @@ def test_kill_9_mid_batch_neither_loses_nor_repeats(
     smtp.control(delay=0.15)
     zns.control(delay=0.15)
     try:
-        rpc_call(system.amqp, IDENTITY, "create_users", users)
+        rpc_call(system.amqp, IDENTITY, "create_users", users,
+                 actor=sign_actor({"username": "test", "roles": ["admin"]}))
         wait_for(lambda: all(len(x) >= 6 for x in at_servers()), seconds=30, every=0.05)
         # Mid-batch: new transactions wait at the servers; those under way finish and
         # are recorded, then notify dies with leases held and messages queued.

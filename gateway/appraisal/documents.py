@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -26,21 +24,19 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from gateway.submission.summary import _register_fonts, nfc
-from services.common.scoring import vn
+from services.common import times
+from services.common.scoring import vn_text
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def shown_time(value: Any) -> str:
     """An ISO instant as ``dd/MM/yyyy HH:mm`` in Vietnam time."""
-    if not value:
-        return ""
-    return datetime.fromisoformat(str(value)).astimezone(VN).strftime("%d/%m/%Y %H:%M")
+    return times.vn_time(value or None)
 
 
 def score(value: Any) -> str:
-    return "" if value is None or value == "" else vn(Decimal(str(value)))
+    return vn_text(value)
 
 
 # --- What each document shows ------------------------------------------------------

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -16,8 +14,9 @@ from gateway.policy import Principal
 from gateway.web import labels
 from gateway.web.problems import vietnamese
 from gateway.web.session import csrf_token, finish
+from services.common import scoring, times
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+VIETNAM = times.VN
 HERE = Path(__file__).parent
 
 # Pages hold people's work and issued passwords: never kept by a browser or a proxy.
@@ -25,39 +24,17 @@ HERE = Path(__file__).parent
 PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
-def parse_instant(value: str | datetime | None) -> datetime | None:
-    if value is None or value == "":
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    # The services send instants with their offset; a bare one is UTC, as stored.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+parse_instant = times.parse_instant
 
 
 def vn_time(value: str | datetime | None) -> str:
     """``dd/MM/yyyy HH:mm`` in Asia/Ho_Chi_Minh, whatever offset the instant came with."""
-    moment = parse_instant(value)
-    return moment.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M") if moment else "—"
+    return times.vn_time(value, empty="—")
 
 
 def vn_number(value: Any) -> str:
     """A decimal the Vietnamese way: ``0,25``, ``1.234,5``; exact, never through float."""
-    if value is None or value == "":
-        return "—"
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    text = format(number, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
-    whole, _, fraction = text.partition(".")
-    groups = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    whole = ".".join([whole, *groups])
-    return sign + whole + ("," + fraction if fraction else "")
+    return scoring.vn_text(value, empty="—")
 
 
 def iso_utc(value: str | datetime | None) -> str:

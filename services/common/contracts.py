@@ -11,7 +11,7 @@ payload carries ``event_id`` so that consumers can drop a redelivery.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final, TypedDict
 
 IDENTITY: Final = "identity"
 CRITERIA: Final = "criteria"
@@ -85,7 +85,15 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       inputs by rule: options {option}, ratio {done, planned}, range {self_score},
 #       deduction {count}; 422 DomainError "score_rejected" with the reason
 #   compute_result(catalog_id: int, scores: {code: str | None}, not_applicable: [code])
-#       -> {"total": str, "max": str, "index": str, "classification": str | None}
+#       -> {"total": str, "max": str, "index": str | None, "classification": str | None}
+#       (services/common/scoring.py; classification None below every band)
+#   update_catalog(catalog_id: int, data: dict) -> {id, version, new_version: bool}
+#       edits the version in place until a campaign uses it, else makes a new version
+#   clone_catalog(catalog_id: int, year: int, name: str | None) -> {"id": int}
+#       the set for another year (a new, unused version); 422 "catalog_invalid"
+#   import_xlsx(content_b64: str) -> {"id": int}   # the XLSX template, base64; 413
+#       "too_large" past 2 MiB, 422 "catalog_invalid" as create_catalog
+#   export_xlsx(catalog_id: int) -> {"content_b64": str}   # the same template back
 #
 # submission (actor = the gateway's Principal.as_actor(): {username, roles, unit_code,
 # department_code}; times ISO 8601 in Asia/Ho_Chi_Minh; decimals as strings; every
@@ -116,8 +124,10 @@ DEFAULT_CLIENT_ID: Final = "cchc-gateway"
 #       422 "assignee_not_in_unit" {usernames}: only people of the unit (identity.list_users)
 #   save_entry(assessment_id, code, data: {option | done+planned | count | self_score,
 #       not_applicable, explanation}, actor, if_match=None, idempotency_key=None)
-#       -> entry + {"totals": {total, max, index, classification}} (from criteria's
-#       compute_result); 422 "score_rejected" (from criteria), "not_applicable_not_allowed";
+#       -> entry + {"totals": {total, max, index, classification}} (the applicable
+#       entries' sums in SQL, then services/common/scoring.py: the same answer as
+#       criteria.compute_result); score from criteria.score_entry; 422 "score_rejected"
+#       (from criteria), "not_applicable_not_allowed";
 #       409 "stale_version" {current_version}
 #   complete_entry(assessment_id, code, actor, if_match=None, idempotency_key=None)
 #       -> entry + totals; 422 "explanation_missing" | "evidence_missing" |
@@ -310,3 +320,191 @@ CRITERIA_RETURNED: Final = "criteria_returned"
 ASSESSMENT_FINALIZED: Final = "assessment_finalized"
 # appraisal.results_published {event_id, campaign_id, name, year, published_at, unit_codes}
 RESULTS_PUBLISHED: Final = "results_published"
+
+
+# --- The same, as data: what the contract test (tests/test_contracts.py) checks -------
+# Every RPC method each service serves. The test walks the code: a method served and
+# not listed, listed and not served, or called by any process and not listed fails it.
+RPC_METHODS: Final[dict[str, frozenset[str]]] = {
+    IDENTITY: frozenset({
+        "health", "upsert_units", "list_units", "create_user", "ensure_admin",
+        "create_users", "get_user", "list_users", "set_roles", "sign_in_gate",
+        "record_sign_in", "set_password", "rotate_signing_key", "audit_log"}),
+    CRITERIA: frozenset({
+        "health", "create_catalog", "list_catalogs", "get_catalog", "use_catalog",
+        "score_entry", "compute_result", "update_catalog", "clone_catalog", "import_xlsx",
+        "export_xlsx"}),
+    SUBMISSION: frozenset({
+        "health", "create_campaign", "list_campaigns", "get_campaign", "add_window",
+        "progress", "get_assessment", "get_assessment_by_id", "assign", "save_entry",
+        "complete_entry", "attach_evidence", "check_writable", "detach_evidence", "submit",
+        "withdraw", "return_entries", "history", "precheck", "summary", "pending_units",
+        "supplement_entry", "round_two"}),
+    EVIDENCE: frozenset({
+        "health", "add_evidence", "get_evidence", "check_signed_summary", "list_evidence",
+        "remove_evidence"}),
+    APPRAISAL: frozenset({
+        "health", "queue", "appraise", "return_criteria", "assessment_view", "history",
+        "comments", "add_comment", "set_survey", "set_adjustments", "finalize",
+        "finalize_campaign", "publish", "results", "criteria_report", "trend",
+        "deductions"}),
+    NOTIFY: frozenset({
+        "health", "inbox", "mark_read", "get_preferences", "set_preferences"}),
+}
+
+
+# Event payloads. ``event_id`` is added by the outbox (services/common/outbox.py).
+class UserCreated(TypedDict):
+    event_id: str
+    username: str
+    full_name: str
+    email: str | None
+    zalo_phone: str | None
+    roles: list[str]
+    unit_code: str | None
+
+
+class EntrySaved(TypedDict):
+    event_id: str
+    assessment_id: int
+    campaign_id: int
+    unit_code: str
+    code: str
+    action: str  # save | complete | attach_evidence | detach_evidence
+    version: int
+    score: str | None
+    not_applicable: bool
+    status: str
+    actor: str
+
+
+class AssessmentSubmitted(TypedDict):
+    event_id: str
+    assessment_id: int
+    campaign_id: int
+    unit_code: str
+    round: int
+    proposed_classification: str | None
+    submitted_by: str
+    submitted_at: str
+    total: str
+    max: str
+    index: str | None
+    classification: str | None
+
+
+class AssessmentWithdrawn(TypedDict):
+    event_id: str
+    assessment_id: int
+    campaign_id: int
+    unit_code: str
+    round: int
+    withdrawn_by: str
+    withdrawn_at: str
+
+
+class AssessmentReturned(TypedDict):
+    event_id: str
+    assessment_id: int
+    campaign_id: int
+    unit_code: str
+    codes: list[str]
+    round: int
+
+
+class WindowLocked(TypedDict):
+    event_id: str
+    campaign_id: int
+    window_id: int
+    kind: str
+    locks_at: str
+
+
+class WindowOpened(TypedDict):
+    event_id: str
+    campaign_id: int
+    campaign_name: str
+    year: int
+    window_id: int
+    kind: str
+    opens_at: str
+    locks_at: str
+    unit_codes: list[str]
+    reminders_minutes_before_lock: list[int]
+
+
+class Assignment(TypedDict):
+    code: str
+    title: str
+    assignee: str | None
+
+
+class EntriesAssigned(TypedDict):
+    event_id: str
+    assessment_id: int
+    campaign_id: int
+    unit_code: str
+    assignments: list[Assignment]
+    actor: str
+
+
+class CriterionAppraised(TypedDict):
+    event_id: str
+    assessment_id: int
+    campaign_id: int
+    unit_code: str
+    code: str
+    round: int
+    score: str | None
+    reason: str | None
+    needs_supplement: bool
+    appraiser: str
+
+
+class ReturnedItem(TypedDict):
+    code: str
+    title: str
+    reason: str | None
+
+
+class CriteriaReturned(TypedDict):
+    event_id: str
+    assessment_id: int
+    campaign_id: int
+    unit_code: str
+    round: int
+    items: list[ReturnedItem]
+
+
+class AssessmentFinalized(TypedDict):
+    event_id: str
+    assessment_id: int
+    campaign_id: int
+    unit_code: str
+    total: str
+    max: str
+    index: str | None
+    classification: str | None
+
+
+class ResultsPublished(TypedDict):
+    event_id: str
+    campaign_id: int
+    name: str
+    year: int
+    published_at: str
+    unit_codes: list[str]
+
+
+# Every event each service publishes, with its payload's shape.
+EVENTS: Final[dict[str, dict[str, type[Any]]]] = {
+    IDENTITY: {USER_CREATED: UserCreated},
+    SUBMISSION: {
+        ENTRY_SAVED: EntrySaved, ASSESSMENT_SUBMITTED: AssessmentSubmitted,
+        ASSESSMENT_WITHDRAWN: AssessmentWithdrawn, ASSESSMENT_RETURNED: AssessmentReturned,
+        WINDOW_LOCKED: WindowLocked, WINDOW_OPENED: WindowOpened,
+        ENTRIES_ASSIGNED: EntriesAssigned},
+    APPRAISAL: {
+        CRITERION_APPRAISED: CriterionAppraised, CRITERIA_RETURNED: CriteriaReturned,
+        ASSESSMENT_FINALIZED: AssessmentFinalized, RESULTS_PUBLISHED: ResultsPublished},
+}

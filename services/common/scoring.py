@@ -8,6 +8,8 @@ and every report must agree to the last digit, so they all call these.
 - max = the maxima of the applicable criteria added up (bonus does not raise it);
 - index (Chỉ số CCHC) = total / max × 100, rounded half up to 0.01;
 - classification = the label of the highest band whose ``min`` the index reaches;
+  None when the index reaches no band (a set whose lowest band starts above 0) or
+  there is no index (nothing applies): "not classified", never an error;
 - rank within a unit type: highest index first, equal indexes share a rank and the
   next rank skips (1, 2, 2, 4); units assessed but not ranked keep their index and
   take no rank.
@@ -37,10 +39,17 @@ class Result:
     index: Decimal | None
     classification: str | None
 
-    def as_json(self) -> dict[str, str | None]:
-        """Decimals as strings, the way they cross the bus."""
-        return {"total": text(self.total), "max": text(self.max),
-                "index": None if self.index is None else text(self.index),
+    def as_json(self, index_cents: bool = False) -> dict[str, str | None]:
+        """Decimals as strings, the way they cross the bus.
+
+        ``index_cents``: the index with its two places ("82.50"), as the criteria
+        service's ``compute_result`` and the units' running totals have always spelled
+        it; appraisal's results spell it as ``text`` does ("82.5").
+        """
+        index = None
+        if self.index is not None:
+            index = format(self.index, "f") if index_cents else text(self.index)
+        return {"total": text(self.total), "max": text(self.max), "index": index,
                 "classification": self.classification}
 
 
@@ -69,6 +78,17 @@ def vn(value: Decimal | str | None) -> str:
         whole = whole[:-3]
     groups.insert(0, whole)
     return sign + ".".join(groups) + ("," + frac if frac else "")
+
+
+def vn_text(value: Any, empty: str = "") -> str:
+    """``vn`` of whatever a payload or a page holds: a decimal string, a Decimal, None
+    (``empty``); text that is not a number is shown as it is."""
+    if value is None or value == "":
+        return empty
+    try:
+        return vn(Decimal(str(value)))
+    except InvalidOperation:
+        return str(value)
 
 
 def band(index: Decimal | None, bands: Iterable[Mapping[str, Any]]) -> str | None:

@@ -26,3 +26,17 @@ def vn_iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return as_utc(moment).astimezone(VN).isoformat()
+
+
+def parse_instant(value: str | datetime | None) -> datetime | None:
+    """An instant from a payload (ISO 8601 with its offset) or a row; a bare one is UTC."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def vn_time(value: str | datetime | None, empty: str = "") -> str:
+    """``dd/MM/yyyy HH:mm`` in Vietnam time, as pages, documents and messages show it."""
+    moment = parse_instant(value)
+    return moment.astimezone(VN).strftime("%d/%m/%Y %H:%M") if moment else empty

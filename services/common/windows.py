@@ -18,7 +18,7 @@ the database server's clock, never a browser's. How a write and the instant are 
 
 Writes that are not window-bound (an admin returning criteria) never arm the check.
 A service's timer that announces the lock takes the window's row FOR UPDATE, which
-waits for every writer still holding it FOR SHARE (see services/submission/store.py).
+waits for every writer still holding it FOR SHARE (see services/submission/persistence.py).
 """
 
 from __future__ import annotations

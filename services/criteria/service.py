@@ -1,6 +1,6 @@
 """Criteria service: criteria sets and the scoring rules (bộ tiêu chí).
 
-Every score in the system is computed here, by ``domain.score_entry``; other
+Every score in the system is computed here, by ``score_entry``; other
 services ask over RPC instead of repeating a rule.
 """
 
@@ -18,19 +18,27 @@ from services.common.base import ServiceBase
 from services.common.contracts import CRITERIA
 from services.common.db import transaction
 from services.common.errors import DomainError, not_found
-from services.criteria import domain
+from services.criteria import parse, rules, xlsx
+from services.criteria.catalog import (
+    Catalog,
+    CatalogInvalid,
+    Node,
+    ScoreRejected,
+    catalog_to_dict,
+    find_node,
+)
 from services.criteria.models import CatalogVersion
 
 # Versions in use never change, so their parsed trees are safe to keep; scoring is
 # on the save path of every entry and must not re-validate a whole set each time.
 # Keyed by database too: tests run several databases (and so several set 1s) in one
 # process.
-_in_use_cache: dict[tuple[str, int], domain.Catalog] = {}
+_in_use_cache: dict[tuple[str, int], Catalog] = {}
 
 MAX_XLSX_BYTES = 2 * 1024 * 1024
 
 
-def _invalid(exc: domain.CatalogInvalid) -> DomainError:
+def _invalid(exc: CatalogInvalid) -> DomainError:
     return DomainError(
         "catalog_invalid",
         f"Bộ tiêu chí có {len(exc.problems)} lỗi / the criteria set has "
@@ -41,7 +49,7 @@ def _invalid(exc: domain.CatalogInvalid) -> DomainError:
     )
 
 
-def _rejected(exc: domain.ScoreRejected) -> DomainError:
+def _rejected(exc: ScoreRejected) -> DomainError:
     return DomainError("score_rejected", exc.message, 422, {"reason": exc.code})
 
 
@@ -66,8 +74,8 @@ class Service(ServiceBase):
         if len(content) > MAX_XLSX_BYTES:
             raise DomainError("too_large", "Tệp quá lớn / file too large", 413)
         try:
-            catalog = domain.catalog_from_xlsx(content)
-        except domain.CatalogInvalid as exc:
+            catalog = xlsx.catalog_from_xlsx(content)
+        except CatalogInvalid as exc:
             raise _invalid(exc) from None
         with transaction(self.db):
             row = self._insert(catalog)
@@ -76,7 +84,7 @@ class Service(ServiceBase):
     @rpc(expected_exceptions=DomainError)
     def export_xlsx(self, catalog_id: int) -> dict[str, str]:
         catalog = self._catalog(catalog_id)
-        return {"content_b64": base64.b64encode(domain.catalog_to_xlsx(catalog)).decode()}
+        return {"content_b64": base64.b64encode(xlsx.catalog_to_xlsx(catalog)).decode()}
 
     @rpc
     def list_catalogs(self) -> list[dict[str, Any]]:
@@ -98,14 +106,14 @@ class Service(ServiceBase):
                 new = self._insert(catalog, derived_from=row)
                 return {"id": new.id, "version": new.version, "new_version": True}
             row.name, row.year, row.unit_type = catalog.name, catalog.year, catalog.unit_type
-            row.tree = domain.catalog_to_dict(catalog)
+            row.tree = catalog_to_dict(catalog)
             return {"id": row.id, "version": row.version, "new_version": False}
 
     @rpc(expected_exceptions=DomainError)
     def clone_catalog(self, catalog_id: int, year: int, name: str | None = None) -> dict[str, int]:
         try:
-            clone = domain.clone_catalog(self._catalog(catalog_id), year, name)
-        except domain.CatalogInvalid as exc:
+            clone = parse.clone_catalog(self._catalog(catalog_id), year, name)
+        except CatalogInvalid as exc:
             raise _invalid(exc) from None
         with transaction(self.db):
             row = self._insert(clone)
@@ -120,8 +128,8 @@ class Service(ServiceBase):
     def score_entry(self, catalog_id: int, code: str, inputs: dict[str, Any]) -> dict[str, str]:
         node = self._node(catalog_id, code)
         try:
-            return {"score": str(domain.score_entry(node, inputs))}
-        except domain.ScoreRejected as exc:
+            return {"score": str(rules.score_entry(node, inputs))}
+        except ScoreRejected as exc:
             raise _rejected(exc) from None
 
     @rpc(expected_exceptions=DomainError)
@@ -130,37 +138,32 @@ class Service(ServiceBase):
     ) -> dict[str, str | None]:
         catalog = self._catalog(catalog_id)
         try:
-            result = domain.compute_result(
+            result = rules.compute_result(
                 catalog, {c: None if s is None else Decimal(s) for c, s in scores.items()},
                 set(not_applicable),
             )
-        except domain.ScoreRejected as exc:
+        except ScoreRejected as exc:
             raise _rejected(exc) from None
-        classification = (
-            domain.classify(result.index, catalog.bands) if result.index is not None else None
-        )
-        return {"total": str(result.total), "max": str(result.max),
-                "index": None if result.index is None else str(result.index),
-                "classification": classification}
+        return result.as_json(index_cents=True)
 
-    def _parse(self, data: Any) -> domain.Catalog:
+    def _parse(self, data: Any) -> Catalog:
         if not isinstance(data, dict):
             raise DomainError("catalog_invalid",
                               "Bộ tiêu chí phải là một đối tượng / a set must be an object", 422,
                               {"problems": []})
         try:
-            return domain.parse_catalog(data)
-        except domain.CatalogInvalid as exc:
+            return parse.parse_catalog(data)
+        except CatalogInvalid as exc:
             raise _invalid(exc) from None
 
     def _insert(
-        self, catalog: domain.Catalog, derived_from: CatalogVersion | None = None
+        self, catalog: Catalog, derived_from: CatalogVersion | None = None
     ) -> CatalogVersion:
         row = CatalogVersion(
             name=catalog.name, year=catalog.year, unit_type=catalog.unit_type,
             version=derived_from.version + 1 if derived_from else 1,
             derived_from=derived_from.id if derived_from else None,
-            tree=domain.catalog_to_dict(catalog), in_use=False, created_at=datetime.now(UTC),
+            tree=catalog_to_dict(catalog), in_use=False, created_at=datetime.now(UTC),
         )
         self.db.add(row)
         self.db.flush()
@@ -172,19 +175,19 @@ class Service(ServiceBase):
             raise not_found("bộ tiêu chí / criteria set", str(catalog_id))
         return row
 
-    def _catalog(self, catalog_id: int) -> domain.Catalog:
+    def _catalog(self, catalog_id: int) -> Catalog:
         key = (str(self.db.get_bind().url), catalog_id)
         cached = _in_use_cache.get(key)
         if cached is not None:
             return cached
         row = self._row(catalog_id)
-        catalog = domain.parse_catalog(row.tree)
+        catalog = parse.parse_catalog(row.tree)
         if row.in_use:
             _in_use_cache[key] = catalog
         return catalog
 
-    def _node(self, catalog_id: int, code: str) -> domain.Node:
-        node = domain.find_node(self._catalog(catalog_id), code)
+    def _node(self, catalog_id: int, code: str) -> Node:
+        node = find_node(self._catalog(catalog_id), code)
         if node is None:
             raise not_found("tiêu chí / criterion", code)
         return node

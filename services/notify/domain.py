@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+from services.common import scoring, times
+
+VIETNAM = times.VN
 
 # Announcements nobody may switch off: the council's returns and the lock reminders.
 MANDATORY = frozenset({"reminder", "criteria_returned"})
@@ -69,35 +69,12 @@ def backoff(attempt: int, base: float, cap: float) -> timedelta:
 
 def vn_time(value: datetime | str | None) -> str:
     """dd/MM/yyyy HH:mm in Vietnam time, as people read a deadline."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
+    return times.vn_time(value)
 
 
 def vn_number(value: Any) -> str:
     """A score with the decimal comma and no trailing zeros: 12,25; 100."""
-    if value is None or value == "":
-        return ""
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    text = format(number, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    whole, _, frac = text.partition(".")
-    sign = "-" if whole.startswith("-") else ""
-    whole = whole.lstrip("-")
-    groups = []
-    while len(whole) > 3:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    groups.insert(0, whole)
-    return sign + ".".join(groups) + ("," + frac if frac else "")
+    return scoring.vn_text(value)
 
 
 def minutes_left(locks_at: datetime, now: datetime) -> int:

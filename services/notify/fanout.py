@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.common.actor import sign_actor
 from services.notify.domain import KIND_LABELS, UNIT_WINDOWS, Person, remaining
 
-# Notify reads assessments as the system, never as a person who might lack the right.
+# Notify reads assessments as the system, never as a person who might lack the right;
+# signed like the gateway's actors (services/common/actor.py), freshly for each call.
 SYSTEM_ACTOR = {"username": "notify", "roles": ["admin"], "unit_code": None,
                 "department_code": None}
 
@@ -80,7 +82,8 @@ def entries_assigned(payload: dict[str, Any], identity: Any, submission: Any) ->
 
 def criteria_returned(payload: dict[str, Any], identity: Any, submission: Any) -> list[Notice]:
     """The unit's leaders (every returned criterion) and each assignee (theirs)."""
-    assessment = submission.get_assessment_by_id(payload["assessment_id"], SYSTEM_ACTOR)
+    assessment = submission.get_assessment_by_id(payload["assessment_id"],
+                                                 sign_actor(SYSTEM_ACTOR))
     assignee = {e["code"]: e.get("assignee") for e in assessment.get("entries", [])}
     items = [{"code": i["code"], "title": i.get("title") or "", "reason": i.get("reason") or ""}
              for i in payload.get("items") or []]

@@ -11,13 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from services.common import scoring
 from services.common.errors import DomainError
-
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 SELF_ASSESSMENT = "self_assessment"
 APPRAISAL = "appraisal"
@@ -211,7 +209,7 @@ def entry_snapshot(entry: Any) -> dict[str, Any]:
     return {
         "assignee": entry.assignee,
         "inputs": dict(entry.inputs or {}),
-        "score": decimal_text(entry.score),
+        "score": scoring.text(entry.score),
         "not_applicable": entry.not_applicable,
         "explanation": entry.explanation,
         "evidence": list(entry.evidence or []),
@@ -220,45 +218,3 @@ def entry_snapshot(entry: Any) -> dict[str, Any]:
     }
 
 
-def decimal_text(value: Decimal | None) -> str | None:
-    if value is None:
-        return None
-    return format(Decimal(value).normalize(), "f")
-
-
-# --- Totals -------------------------------------------------------------------------
-
-CENT = Decimal("0.01")
-HUNDRED = Decimal(100)
-
-
-def _canonical(value: Decimal) -> Decimal:
-    # One spelling per number ("2.5", not "2.50" or "25E-1"), as the criteria service writes it.
-    value = Decimal(value).normalize()
-    if value.is_zero():
-        return Decimal(0)
-    if value.as_tuple().exponent > 0:  # type: ignore[operator]
-        return Decimal(int(value))
-    return value
-
-
-def totals(total: Decimal | None, maximum: Decimal | None,
-           bands: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
-    """Tổng điểm, điểm tối đa, Chỉ số CCHC and xếp loại from the applicable entries' sums.
-
-    ``total`` adds the stored scores and ``maximum`` the stored maxima of the entries
-    that apply (both None when nothing applies). The same answer as the criteria
-    service's ``compute_result`` (a test compares the two): index = total / max × 100,
-    rounded half up to 0.01; the band is the highest one whose minimum it reaches, from
-    the bands copied into the campaign when it was created.
-    """
-    total, maximum = _canonical(total or Decimal(0)), _canonical(maximum or Decimal(0))
-    index = None
-    classification = None
-    if maximum:
-        index = (total * HUNDRED / maximum).quantize(CENT, rounding=ROUND_HALF_UP)
-        reached = [b for b in bands if index >= Decimal(str(b["min"]))]
-        if reached:
-            classification = max(reached, key=lambda b: Decimal(str(b["min"])))["label"]
-    return {"total": str(total), "max": str(maximum),
-            "index": None if index is None else str(index), "classification": classification}

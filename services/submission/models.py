@@ -129,7 +129,8 @@ class Entry(Base):
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="draft")
     # Returned by the council in the current round: only these may change then.
-    reopened: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Trả lại bổ sung: the council returned it for the supplement round.
+    returned: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     updated_by: Mapped[str | None] = mapped_column(String(100), nullable=True)

@@ -9,7 +9,7 @@ explanation and score stay as they were sent: the council's deductions table sho
 both rounds side by side, so round 2 is kept in a table of its own.
 
 Every write here takes the same lock as the unit's other writes
-(services/submission/store.py): the supplement window's row FOR SHARE and the
+(services/submission/persistence.py): the supplement window's row FOR SHARE and the
 database clock, checked again as the last statement before COMMIT.
 """
 
@@ -23,12 +23,12 @@ from nameko.rpc import rpc
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common import scoring
 from services.common.errors import DomainError, invalid
 from services.common.times import vn_iso
 from services.common.types import ExactDecimal, UtcDateTime
 from services.common.validation import parse
-from services.submission import domain, store
-from services.submission.domain import decimal_text
+from services.submission import domain, persistence
 from services.submission.models import Base, Window
 from services.submission.schemas import Actor
 
@@ -62,8 +62,8 @@ def _proposed(raw: Any, maximum: Decimal) -> Decimal | None:
         value = None
     if value is None or not value.is_finite() or value < 0 or value > maximum:
         raise DomainError("score_rejected",
-                          f"Điểm đề xuất phải từ 0 đến {decimal_text(maximum)} / the proposed "
-                          f"score must be between 0 and {decimal_text(maximum)}", 422)
+                          f"Điểm đề xuất phải từ 0 đến {scoring.text(maximum)} / the proposed "
+                          f"score must be between 0 and {scoring.text(maximum)}", 422)
     return value
 
 
@@ -91,7 +91,7 @@ class RoundTwo:
                                   "Chỉ bổ sung được tiêu chí được trả lại / only returned "
                                   "criteria take a supplement", 423)
             proposed = _proposed(data.get("proposed_score"), node.max)
-            now = store.server_now(self.db)
+            now = persistence.server_now(self.db)
             row = self.db.scalars(select(Supplement).where(
                 Supplement.assessment_id == assessment_id, Supplement.code == code)).first()
             before = None if row is None else _out(row)
@@ -109,7 +109,7 @@ class RoundTwo:
             entry.status = "draft" if problems else "complete"
             entry.version += 1
             entry.updated_at, entry.updated_by = now, who.username
-            store.record_change(self.db, assessment_id, code, "supplement", who.username, now,
+            persistence.record_change(self.db, assessment_id, code, "supplement", who.username, now,
                                 before, _out(row))
             return {**_out(row), "status": entry.status, "version": entry.version,
                     "problems": problems}, window
@@ -120,7 +120,7 @@ class RoundTwo:
     def round_two(self, assessment_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """``{code: {explanation, proposed_score, updated_at, updated_by}}`` of round 2."""
         who = parse(Actor, actor)
-        found = store.assessment(self.db, assessment_id)
+        found = persistence.assessment(self.db, assessment_id)
         domain.check_read(who.model_dump(), found.unit_code)
         rows = self.db.scalars(select(Supplement).where(
             Supplement.assessment_id == assessment_id)).all()
@@ -129,7 +129,7 @@ class RoundTwo:
 
 def _out(row: Supplement) -> dict[str, Any]:
     return {"code": row.code, "explanation": row.explanation,
-            "proposed_score": decimal_text(row.proposed_score),
+            "proposed_score": scoring.text(row.proposed_score),
             "updated_at": vn_iso(row.updated_at), "updated_by": row.updated_by}
 
 

@@ -13,7 +13,7 @@ from services.common.contracts import WINDOW_OPENED
 from services.common.errors import DomainError
 from services.common.outbox import outbox
 from services.conftest import migrated_session
-from services.submission import store
+from services.submission import persistence
 from services.submission.models import Change, Entry
 from services.submission.service import Service
 from services.submission.tests.conftest import ADMIN, LEADER, STAFF, make_service
@@ -51,13 +51,13 @@ def test_a_write_that_passes_the_instant_before_commit_is_rolled_back(
 ):
     aid = _campaign(pg_service, criteria, pg_session, locks=1.0)
     pg_service.save_entry(aid, "2.1", {"self_score": "1"}, LEADER)
-    real_sums = store.applicable_sums
+    real_sums = persistence.applicable_sums
 
     def slow_sums(*args):
         time.sleep(1.5)  # the instant passes while this write is under way
         return real_sums(*args)
 
-    monkeypatch.setattr(store, "applicable_sums", slow_sums)
+    monkeypatch.setattr(persistence, "applicable_sums", slow_sums)
     with pytest.raises(DomainError) as err:
         pg_service.save_entry(aid, "2.1", {"self_score": "2"}, LEADER)
     assert (err.value.code, err.value.status) == ("window_locked", 423)

@@ -9,8 +9,8 @@ import openpyxl
 import pytest
 import yaml
 
-from services.criteria.domain import (
-    PROBLEM_MESSAGES,
+from services.common import scoring
+from services.criteria.catalog import (
     Band,
     Catalog,
     CatalogInvalid,
@@ -21,18 +21,14 @@ from services.criteria.domain import (
     RangeRule,
     RatioRule,
     ScoreRejected,
-    applicable_max,
-    catalog_from_xlsx,
     catalog_to_dict,
-    catalog_to_xlsx,
-    classify,
-    clone_catalog,
-    compute_result,
     find_node,
     iter_leaves,
-    parse_catalog,
-    score_entry,
 )
+from services.criteria.parse import clone_catalog, parse_catalog
+from services.criteria.problems import PROBLEM_MESSAGES
+from services.criteria.rules import applicable_max, bands_as_rows, compute_result, score_entry
+from services.criteria.xlsx import catalog_from_xlsx, catalog_to_xlsx
 
 CATALOGS = Path(__file__).resolve().parents[3] / "data" / "catalogs"
 
@@ -637,7 +633,8 @@ def test_compute_result_counts_applicable_criteria_only(catalog):
         "2.1": Decimal(2),
     }
     full = compute_result(catalog, scores)
-    assert full == (Decimal("7.08"), Decimal("10.5"), Decimal("67.43"))
+    assert (full.total, full.max, full.index) == (
+        Decimal("7.08"), Decimal("10.5"), Decimal("67.43"))
 
     # 1.2 does not apply this year: it leaves both the total and the maximum.
     result = compute_result(catalog, scores, {"1.2"})
@@ -650,7 +647,8 @@ def test_compute_result_counts_applicable_criteria_only(catalog):
 def test_compute_result_unscored_counts_zero_and_nothing_applicable_has_no_index(
     catalog,
 ):
-    assert compute_result(catalog, {}) == (0, Decimal("10.5"), Decimal("0.00"))
+    nothing = compute_result(catalog, {})
+    assert (nothing.total, nothing.max, nothing.index) == (0, Decimal("10.5"), Decimal("0.00"))
     assert compute_result(catalog, {"1.1": None}).total == 0
     only = parse_catalog(
         {
@@ -666,7 +664,9 @@ def test_compute_result_unscored_counts_zero_and_nothing_applicable_has_no_index
             ],
         }
     )
-    assert compute_result(only, {"1": Decimal(1)}, {"1"}) == (0, 0, None)
+    none_apply = compute_result(only, {"1": Decimal(1)}, {"1"})
+    assert (none_apply.total, none_apply.max, none_apply.index) == (0, 0, None)
+    assert none_apply.classification is None
 
 
 def test_compute_result_refuses_what_the_set_does_not_allow(catalog):
@@ -703,13 +703,14 @@ def test_compute_result_refuses_what_the_set_does_not_allow(catalog):
     ],
 )
 def test_classify_at_band_boundaries(catalog, index, label):
-    assert classify(Decimal(index), catalog.bands) == label
-    assert classify(Decimal(index), tuple(reversed(catalog.bands))) == label
+    bands = bands_as_rows(catalog.bands)
+    assert scoring.band(Decimal(index), bands) == label
+    assert scoring.band(Decimal(index), list(reversed(bands))) == label
 
 
-def test_classify_below_every_band_is_an_error(catalog):
-    with pytest.raises(ValueError):
-        classify(Decimal(-1), catalog.bands)
+def test_below_every_band_is_not_classified(catalog):
+    """One answer everywhere (services/common/scoring.py): no band, not an error."""
+    assert scoring.band(Decimal(-1), bands_as_rows(catalog.bands)) is None
 
 
 def test_iter_leaves_of_a_field(catalog):
@@ -778,7 +779,9 @@ def test_shipped_sets_load_and_add_up(file, unit_type, year):
     assert parse_catalog(catalog_to_dict(shipped)) == shipped
     # A unit with full marks everywhere scores 100.
     best = {leaf.code: leaf.max for leaf in leaves}
-    assert compute_result(shipped, best) == (100, 100, Decimal("100.00"))
+    full = compute_result(shipped, best)
+    assert (full.total, full.max, full.index) == (100, 100, Decimal("100.00"))
+    assert full.classification == "Xuất sắc"
 
 
 def test_parents_settings_survive_an_xlsx_round_trip():
