@@ -43,6 +43,10 @@ SYSTEM_ENV = {"CCHC_JWKS_MIN_REFRESH_SECONDS": "1",
               "CCHC_ZALO_TIMEOUT": "1",
               "CCHC_NOTIFY_LEASE_SECONDS": "5",
               "CCHC_NOTIFY_DELIVERY_INTERVAL": "0.2",
+              # Each sender holds a database connection while it works: two per channel
+              # keep notify's share of a PostgreSQL shared by many test runs small.
+              "CCHC_SMTP_CONNECTIONS": "2",
+              "CCHC_ZALO_CONNECTIONS": "2",
               "CCHC_GAUGE_INTERVAL": "1"}
 
 

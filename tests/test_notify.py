@@ -239,10 +239,11 @@ def test_a_reminder_at_its_instant_to_units_not_sent_and_receipts_to_those_sent(
         assert response.status_code == 200, response.text
     receipts = wait_for(lambda: (lambda got: got if len(got) == 3 else None)(
         [n for n in inbox(http, sender) if n["kind"].startswith("assessment_")]))
-    oldest_first = list(reversed(receipts))  # the inbox is newest first
-    assert [n["kind"] for n in oldest_first] == [
-        "assessment_submitted", "assessment_withdrawn", "assessment_submitted"]
-    assert "Điểm tự đánh giá: 7,5/8" in oldest_first[0]["body"]
+    # Each kind has its own consumer, so two receipts may be recorded in either order.
+    assert sorted(n["kind"] for n in receipts) == [
+        "assessment_submitted", "assessment_submitted", "assessment_withdrawn"]
+    assert all("Điểm tự đánh giá: 7,5/8" in n["body"] for n in receipts
+               if n["kind"] == "assessment_submitted")
 
     instant = locks_at - timedelta(minutes=1)
     assert datetime.now(UTC) < instant, "set-up took longer than the minute before the lock"

@@ -91,6 +91,13 @@ async def supplement(
                              principal.signed_actor())
 
 
+@router.get("/assessments/{assessment_id}/supplements")
+async def supplements(assessment_id: Id, principal: SignedIn, client: Rpc) -> dict[str, Any]:
+    """Round 2 as the unit saved it: ``{code: {explanation, proposed_score, updated_at,
+    updated_by}}`` (the unit, appraisers, admin), before and after it is sent."""
+    return await client.call(SUBMISSION, "round_two", assessment_id, principal.signed_actor())
+
+
 @router.get("/assessments/{assessment_id}/entries/{code}/comments")
 async def comments(assessment_id: Id, code: Code, principal: SignedIn,
                    client: Rpc) -> list[dict[str, Any]]:

@@ -144,6 +144,9 @@ def test_council_appraises_returns_and_results_are_published(
     page.get_by_label("Điểm đề nghị").fill("2")
     page.get_by_role("button", name="Lưu bổ sung").click()
     assert "Đã lưu nội dung bổ sung vòng 2." in page.get_by_role("status").inner_text()
+    assert page.get_by_label("Giải trình bổ sung vòng 2").input_value().startswith(
+        "Bổ sung Quyết định số 12/QĐ-UBND"), "what was saved is shown again"
+    assert page.get_by_label("Điểm đề nghị").input_value() == "2"
     boss.check("leader-round-two", phone=True)
     # The round-2 report goes out signed, as the first did (over the API: signing a PDF).
     with ThreadPoolExecutor(1) as pool:

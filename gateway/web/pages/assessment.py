@@ -134,16 +134,18 @@ async def entry_view(request: Request, me: Principal, assessment_id: int, code: 
                      error: ApiError | None = None, typed: dict[str, Any] | None = None,
                      status_code: int = 200) -> Response:
     api = Api(request)
-    assessment, council, comments = await asyncio.gather(
+    assessment, council, comments, round_two = await asyncio.gather(
         _by_id(api, assessment_id), api.get_or({}, f"/assessments/{assessment_id}/appraisal"),
-        api.get_or([], f"/assessments/{assessment_id}/entries/{code}/comments"))
+        api.get_or([], f"/assessments/{assessment_id}/entries/{code}/comments"),
+        api.get(f"/assessments/{assessment_id}/supplements"))
     entry = next((e for e in assessment["entries"] if e["code"] == code), None)
     if entry is None:
         raise ApiError(404, {"code": "not_found",
                              "detail": f"Không tìm thấy tiêu chí {code} / criterion not found"})
     campaign = await api.get(f"/campaigns/{assessment['campaign_id']}")
     values = {**(entry.get("inputs") or {}), "explanation": entry.get("explanation") or "",
-              "not_applicable": entry.get("not_applicable")}
+              "not_applicable": entry.get("not_applicable"),
+              "supplement": round_two.get(code) or {}}
     if typed:
         values.update(typed)
     appraised = next((e for e in council.get("entries") or [] if e["code"] == code), None)
