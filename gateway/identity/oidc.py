@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from typing import Any
 
 from jwcrypto import jwk
@@ -23,6 +24,13 @@ from gateway.config import Settings
 
 JWKS_FETCHES = Counter("cchc_gateway_jwks_fetches", "Fetches of the realm's JWK set.",
                        ["reason"])
+
+
+# Tokens already verified, with their claims. Every API call carries its token and the
+# guard and the route both ask: the RS256 check and claim parsing were a sixth of the
+# gateway's CPU in the deadline rush. A hit still honours ``exp``; only verified tokens
+# are kept, so the cache can never make a bad token good. Bounded, oldest use first out.
+VERIFIED_KEPT = 20_000
 
 
 class InvalidToken(Exception):
@@ -46,6 +54,7 @@ class OpenIdClient:
         self._keys: jwk.JWKSet | None = None
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
+        self._verified: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
 
     async def keys(self, *, stale_kid: bool = False) -> jwk.JWKSet:
         async with self._lock:
@@ -86,13 +95,26 @@ class OpenIdClient:
 
     async def verify(self, token: str) -> dict[str, Any]:
         """Claims of a valid access token of our realm and client; raises InvalidToken."""
+        known = self._verified.get(token)
+        if known is not None:
+            expires, claims = known
+            if time.time() < expires:
+                self._verified.move_to_end(token)
+                return dict(claims)
+            del self._verified[token]
         try:
             try:
-                return await self._decode(token, await self.keys())
+                claims = await self._decode(token, await self.keys())
             except JWTMissingKey:
-                return await self._decode(token, await self.keys(stale_kid=True))
+                claims = await self._decode(token, await self.keys(stale_kid=True))
         except (JWException, ValueError, TypeError, KeyError, IndexError) as exc:
             raise InvalidToken(type(exc).__name__) from exc
+        expires = claims.get("exp")
+        if isinstance(expires, int | float):
+            self._verified[token] = (expires + self.settings.token_leeway_seconds, dict(claims))
+            while len(self._verified) > VERIFIED_KEPT:
+                self._verified.popitem(last=False)
+        return claims
 
     async def close(self) -> None:
         await self.keycloak.connection.aclose()

@@ -8,6 +8,7 @@ from typing import Any
 
 import kombu.exceptions
 import nameko.rpc
+from nameko.amqp.publish import Publisher
 from nameko.events import EventDispatcher
 from nameko.exceptions import get_module_path
 from nameko.exceptions import registry as exception_registry
@@ -32,6 +33,18 @@ exception_registry[get_module_path(DomainError)] = DomainError
 log = logging.getLogger(__name__)
 
 
+class _ReplyPublisher(Publisher):
+    """Replies go without publisher confirms: waiting for the broker's ack of every
+    answer was a tenth of the submission service's time in the deadline rush, and
+    buys nothing. A reply is not a fact: the work has committed before it is sent, and
+    a reply the broker loses (it died) leaves its caller timing out, exactly as when
+    the caller's reply queue dies with the broker; the client retries with its
+    Idempotency-Key. Events, which are facts, keep their confirms (the outbox).
+    """
+
+    use_confirms = False
+
+
 class _Responder(nameko.rpc.Responder):
     """An RPC reply that cannot be sent because the broker is gone is dropped, not fatal.
 
@@ -42,6 +55,8 @@ class _Responder(nameko.rpc.Responder):
     stored answer. The request, not acked on the dead channel, is redelivered by the
     broker if it kept it and replayed the same way.
     """
+
+    publisher_cls = _ReplyPublisher
 
     def send_response(self, result: Any, exc_info: Any) -> Any:
         try:

@@ -100,15 +100,18 @@ def publish_pending(
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    sent = 0
     with session.begin():
-        for row in session.execute(query).all():
+        rows = session.execute(query).all()
+        for row in rows:
             dispatch(row.event_type, row.payload)
+        if rows:
+            # One UPDATE for the batch: the rows stay locked until this commits, and a
+            # failed publish above leaves them all unsent, to go again (at least once).
             session.execute(
-                update(outbox).where(outbox.c.id == row.id).values(published_at=datetime.now(UTC))
+                update(outbox).where(outbox.c.id.in_([row.id for row in rows]))
+                .values(published_at=datetime.now(UTC))
             )
-            sent += 1
-    return sent
+    return len(rows)
 
 
 def backlog(session: Session) -> tuple[int, float]:
