@@ -26,7 +26,8 @@ from services.common.actor import actor_secret
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     actor_secret()  # outside development, no start without the key actors are signed with
-    app.state.rpc = RpcClient(settings.amqp_uri, timeout=settings.rpc_timeout)
+    app.state.rpc = RpcClient(settings.amqp_uri, timeout=settings.rpc_timeout,
+                              max_in_flight=settings.rpc_max_in_flight)
     await app.state.rpc.connect()
     app.state.openid = OpenIdClient(settings)
     try:

@@ -9,10 +9,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from gateway.rpc import RemoteError, RpcTimeout, ServiceUnavailable
+from gateway.rpc import Overloaded, RemoteError, RpcTimeout, ServiceUnavailable
 
 PROBLEM = "application/problem+json"
 RETRY_AFTER_SECONDS = 5
+# At capacity the queue drains in well under a second: come back soon.
+OVERLOADED_RETRY_AFTER_SECONDS = 1
 
 
 class Problem(Exception):
@@ -35,6 +37,12 @@ def from_remote(exc: RemoteError) -> Problem:
     return Problem(error.status, error.code, error.detail, **error.extra)
 
 
+def _retry_later(code: str, seconds: int, detail: str) -> JSONResponse:
+    response = problem_response(503, code, detail, retry_after=seconds)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
@@ -52,18 +60,22 @@ def install(app: FastAPI) -> None:
             "Dịch vụ không trả lời kịp, vui lòng thử lại / a service did not answer in time",
         )
 
+    @app.exception_handler(Overloaded)
+    async def _overloaded(_: Request, exc: Overloaded) -> JSONResponse:
+        # Refused before anything was sent: nothing happened, retrying is always safe.
+        return _retry_later(
+            "overloaded", OVERLOADED_RETRY_AFTER_SECONDS,
+            "Hệ thống đang bận vì nhiều người gửi cùng lúc, vui lòng thử lại sau 1 giây / "
+            "the system is at capacity, retry in a second")
+
     @app.exception_handler(ServiceUnavailable)
     async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
         # A crashed process is restarted within seconds (supervisor locally, the pod
         # in a cluster): the client may retry after a short wait.
-        response = problem_response(
-            503, "service_unavailable",
+        return _retry_later(
+            "service_unavailable", RETRY_AFTER_SECONDS,
             "Dịch vụ tạm thời không sẵn sàng, vui lòng thử lại sau ít giây / "
-            "a service is unavailable, retry in a few seconds",
-            retry_after=RETRY_AFTER_SECONDS,
-        )
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+            "a service is unavailable, retry in a few seconds")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

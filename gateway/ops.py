@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.config import get_settings
-from gateway.rpc import RemoteError, RpcClient, RpcTimeout, ServiceUnavailable
+from gateway.rpc import Overloaded, RemoteError, RpcClient, RpcTimeout, ServiceUnavailable
 from services.common.contracts import SERVICES
 
 router = APIRouter(tags=["operations"])
@@ -29,6 +29,8 @@ async def _probe(rpc: RpcClient, service: str, timeout: float) -> dict[str, Any]
         state = "ok"
     except RpcTimeout:
         state = "timeout"
+    except Overloaded:
+        state = "busy"  # answering others at capacity: up, and not this pod's problem
     except ServiceUnavailable:
         state = "unreachable"
     except RemoteError as exc:

@@ -23,7 +23,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from aiormq.exceptions import DeliveryError
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from services.common.errors import DomainError
 
@@ -49,6 +49,10 @@ class ServiceUnavailable(RpcError):
     pass
 
 
+class Overloaded(ServiceUnavailable):
+    """This gateway already waits on as many calls to the service as it can serve."""
+
+
 class RemoteError(RpcError):
     """The service raised; ``exc_type`` and ``args`` are what nameko serialised."""
 
@@ -69,14 +73,26 @@ class RemoteError(RpcError):
             return None
 
 
+RPC_IN_FLIGHT = Gauge(
+    "cchc_gateway_rpc_in_flight", "RPC calls from this gateway awaiting their reply.", ["service"]
+)
+RPC_REFUSED = Counter(
+    "cchc_gateway_rpc_overloaded", "Calls refused at once: too many already in flight.",
+    ["service"]
+)
+
 # How long a service's "is anyone consuming its queue" answer is trusted.
 LISTENERS_TTL = 1.0
 
 
 class RpcClient:
-    def __init__(self, amqp_uri: str, timeout: float = 10.0) -> None:
+    def __init__(self, amqp_uri: str, timeout: float = 10.0, max_in_flight: int = 0) -> None:
         self.amqp_uri = amqp_uri
         self.timeout = timeout
+        # Past capacity a call would only wait in the service's queue, and every call
+        # behind it longer: refused at once instead (503 with Retry-After). 0: no bound.
+        self.max_in_flight = max_in_flight
+        self._in_flight: dict[str, int] = {}
         self._pending: dict[str, asyncio.Future[Any]] = {}
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._probe_channel: aio_pika.abc.AbstractChannel | None = None
@@ -137,6 +153,13 @@ class RpcClient:
         self, service: str, method: str, *args: Any, timeout: float | None = None, **kwargs: Any
     ) -> Any:
         timeout = timeout or self.timeout
+        in_flight = self._in_flight.get(service, 0)
+        if self.max_in_flight and in_flight >= self.max_in_flight:
+            RPC_REFUSED.labels(service).inc()
+            RPC_CALLS.labels(service, method, "overloaded").inc()
+            raise Overloaded(f"{service}: {in_flight} calls already in flight")
+        self._in_flight[service] = in_flight + 1
+        RPC_IN_FLIGHT.labels(service).inc()
         correlation_id = uuid.uuid4().hex
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[correlation_id] = future
@@ -172,6 +195,8 @@ class RpcClient:
             outcome = "unavailable"
             raise
         finally:
+            self._in_flight[service] -= 1
+            RPC_IN_FLIGHT.labels(service).dec()
             self._pending.pop(correlation_id, None)
             RPC_CALLS.labels(service, method, outcome).inc()
             RPC_SECONDS.labels(service, method).observe(time.perf_counter() - started)

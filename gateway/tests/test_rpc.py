@@ -6,7 +6,7 @@ import uuid
 import aio_pika
 import pytest
 
-from gateway.rpc import RPC_EXCHANGE, RpcClient, RpcTimeout, ServiceUnavailable
+from gateway.rpc import RPC_EXCHANGE, Overloaded, RpcClient, RpcTimeout, ServiceUnavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -127,4 +127,45 @@ async def test_replies_are_matched_to_their_callers(amqp_uri: str) -> None:
         assert err.value.exc_type == "DomainError" and err.value.args_[0] == "negative"
     finally:
         await client.close()
+        await conn.close()
+
+
+async def test_past_its_bound_a_call_is_refused_at_once_and_nothing_is_sent(
+        amqp_uri: str) -> None:
+    """At capacity a call would only queue behind the others: Overloaded (503) in
+    milliseconds, without publishing; once a call ends, the next one is taken."""
+    service = f"busy{uuid.uuid4().hex[:6]}"
+    conn = await aio_pika.connect(amqp_uri)
+    channel = await conn.channel()
+    await channel.set_qos(prefetch_count=10)
+    queue = await _rpc_queue(channel, service)
+    held: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+    async def hold(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        held.append(message)
+
+    tag = await queue.consume(hold)
+    client = RpcClient(amqp_uri, max_in_flight=2)
+    await client.connect()
+    try:
+        waiting = [asyncio.ensure_future(client.call(service, "health", timeout=0.5))
+                   for _ in range(2)]
+        await asyncio.sleep(0.1)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(Overloaded):
+            await client.call(service, "health", timeout=5)
+        assert loop.time() - started < 0.05
+        assert isinstance(Overloaded("x"), ServiceUnavailable)  # the same 503 family
+        for call in waiting:
+            with pytest.raises(RpcTimeout):
+                await call
+        assert len(held) == 2  # the refused call never reached the service
+        with pytest.raises(RpcTimeout):  # room again: sent, and held like the others
+            await client.call(service, "health", timeout=0.2)
+        assert len(held) == 3
+    finally:
+        await client.close()
+        await queue.cancel(tag)
+        await queue.delete(if_unused=False, if_empty=False)
         await conn.close()

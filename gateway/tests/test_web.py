@@ -161,3 +161,31 @@ def test_results_are_grouped_by_unit_type_in_rank_order() -> None:
             {"unit_type": "commune", "rank": 1, "unit_code": "A"}]
     assert [(k, [r["unit_code"] for r in v]) for k, v in by_type(rows)] == [
         ("commune", ["A", "B"]), ("department", ["S"])]
+
+
+def test_a_save_refused_at_capacity_comes_back_as_a_page_that_sends_it_again() -> None:
+    from starlette.requests import Request
+
+    from gateway.web.render import retry_later
+
+    scope = {"type": "http", "method": "POST", "path": "/assessments/7/entries/1.1",
+             "headers": [], "query_string": b"", "scheme": "http", "app": app,
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000)}
+    request = Request(scope)
+    form = FormData([("csrf_token", "old"), ("version", "3"), ("option", "Đúng hạn"),
+                     ("explanation", 'Báo cáo "số 25" <mục II>'), ("action", "save")])
+    busy = ApiError(503, {"code": "overloaded", "detail": "Hệ thống đang bận / busy",
+                          "retry_after": 1})
+    response = retry_later(request, None, form, busy)
+    assert response is not None and response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    html = response.body.decode()
+    assert 'data-resubmit-after="1"' in html
+    assert 'action="/assessments/7/entries/1.1"' in html
+    for name, value in (("version", "3"), ("option", "Đúng hạn"), ("action", "save"),
+                        ("explanation", "Báo cáo &#34;số 25&#34; &lt;mục II&gt;")):
+        assert f'name="{name}" value="{value}"' in html
+    assert 'value="old"' not in html  # the page's own token, not the stale one
+    down = ApiError(503, {"code": "service_unavailable", "retry_after": 5})
+    assert retry_later(request, None, form, down) is None
+    assert retry_later(request, None, form, ApiError(423, {"code": "window_locked"})) is None

@@ -63,6 +63,22 @@ def page(
     return secure(finish(response, request))
 
 
+def retry_later(request: Request, principal: Principal | None, form: Any,
+                error: Any) -> Response | None:
+    """At capacity (503 ``overloaded``), a page that posts the same fields again by
+    itself after Retry-After, without asking the API for anything meanwhile; None for
+    any other refusal. Only text fields: a file must be chosen again."""
+    if error.status != 503 or error.code != "overloaded":
+        return None
+    wait = int(error.body.get("retry_after") or 1)
+    fields = [(name, value) for name, value in form.multi_items()
+              if isinstance(value, str) and name != "csrf_token"]
+    response = page(request, "retry.html", principal, status_code=503, retry_after=wait,
+                    action=request.url.path, fields=fields)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 def secure(response: Response) -> Response:
     for name, value in PAGE_HEADERS.items():
         response.headers.setdefault(name, value)

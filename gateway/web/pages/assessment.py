@@ -19,7 +19,7 @@ from gateway.policy import Principal, page_authenticated, page_roles
 from gateway.web.api import Api, ApiError
 from gateway.web.labels import entry_state
 from gateway.web.pages.home import next_lock
-from gateway.web.render import page, redirect
+from gateway.web.render import page, redirect, retry_later
 from gateway.web.session import posted_form
 
 router = APIRouter(include_in_schema=False)
@@ -185,6 +185,9 @@ async def save_entry(
                           headers=headers)
             done = "saved"
     except ApiError as exc:
+        busy = retry_later(request, me, form, exc)
+        if busy is not None:
+            return busy
         return await entry_view(request, me, assessment_id, code, error=exc, typed=typed,
                                  status_code=exc.status)
     return redirect(request, f"/assessments/{assessment_id}/entries/{code}?ok={done}")

@@ -34,3 +34,27 @@
     setInterval(tick, 1000);
   });
 })();
+
+// At capacity the API answers 503 with Retry-After: a page that could not be read
+// loads again, and a form the system could not take yet is sent again, by itself,
+// once the wait is over (gateway/web/templates/retry.html, problem.html).
+(function () {
+  "use strict";
+  function countDown(el, seconds, done) {
+    var left = Math.max(1, parseInt(seconds, 10) || 1);
+    var out = el.querySelector(".retry-in") || (el.closest("section") || el).querySelector(".retry-in");
+    var timer = setInterval(function () {
+      left -= 1;
+      if (out) { out.textContent = String(Math.max(left, 0)); }
+      if (left <= 0) { clearInterval(timer); done(); }
+    }, 1000);
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-resubmit-after]").forEach(function (form) {
+      countDown(form, form.getAttribute("data-resubmit-after"), function () { form.submit(); });
+    });
+    document.querySelectorAll("[data-reload-after]").forEach(function (el) {
+      countDown(el, el.getAttribute("data-reload-after"), function () { window.location.reload(); });
+    });
+  });
+})();
