@@ -1,4 +1,4 @@
-.PHONY: run test lint bench image image-test
+.PHONY: run test lint bench rush image image-test
 
 run:  ## install what is missing and run the whole system locally
 	bash scripts/run.sh
@@ -12,6 +12,13 @@ lint:
 bench:  ## compare the gateway's async RPC client with a pool of nameko proxies (~30 s)
 	bash scripts/bootstrap.sh
 	.venv/bin/python bench/rpc_clients.py
+
+CLIENTS ?= 20
+UNITS ?= 100
+SECONDS ?= 10
+rush:  ## the deadline rush, system beside the baseline: make rush CLIENTS=200 UNITS=100 SECONDS=10
+	bash scripts/bootstrap.sh --postgres
+	.venv/bin/python bench/deadline_rush.py --clients $(CLIENTS) --units $(UNITS) --seconds $(SECONDS)
 
 image:  ## build the one image of every process with buildah (no Docker needed); prints its size
 	bash scripts/image.sh

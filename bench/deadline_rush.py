@@ -15,7 +15,15 @@ fresh database per service and the broker vhost ``cchc-bench-rush``), prints sav
 p50/p99 latency and errors of each run, stops everything, and takes about
 ``2 * seconds + 30`` seconds.
 
-    .venv/bin/python bench/deadline_rush.py [--clients 20] [--seconds 8] [--slot 9]
+    .venv/bin/python bench/deadline_rush.py [--clients 20] [--units 100] [--seconds 8] [--slot 9]
+
+Clients are spread over ``--units`` units, each unit with its own leader and 20 entries:
+client n saves, in turn, the entries numbered n, n + clients, n + 2·clients … of all
+units' entries, so no two clients ever write the same entry (``--units 1`` is the old
+one-unit workload, mostly a measure of row contention). A 503 with Retry-After (the
+gateway at capacity) is counted as ``refused``, waited for and sent again, as the web
+pages do; ``errors`` are anything else. ``p99 incl. retries`` is what a person waits
+for a save that was refused first.
 """
 
 from __future__ import annotations
@@ -55,53 +63,78 @@ RUSH_SET = {
 }
 
 
+HEADER = (f"{'':<9} {'saves/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}"
+          f" {'refused':>8} {'p99 incl. retries':>18}")
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values) or [0.0]
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
 @dataclass
 class Run:
     name: str
     seconds: float
-    latencies: list[float]
+    latencies: list[float]  # each accepted save's own request
+    waited: list[float]  # each accepted save from its first try, retries included
     errors: dict[str, int]
+    refused: int = 0
 
     def line(self) -> str:
         ok = len(self.latencies)
-        lat = sorted(self.latencies) or [0.0]
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        median = statistics.median(self.latencies or [0.0])
         errors = sum(self.errors.values())
         detail = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items()))
-        return (f"{self.name:<9} {ok / self.seconds:>9.1f} {statistics.median(lat) * 1000:>9.1f}"
-                f" {p99 * 1000:>9.1f} {errors:>7}  {detail}")
+        return (f"{self.name:<9} {ok / self.seconds:>9.1f} {median * 1000:>9.1f}"
+                f" {p99(self.latencies) * 1000:>9.1f} {errors:>7} {self.refused:>8}"
+                f" {p99(self.waited) * 1000:>18.1f}  {detail}")
 
 
-async def rush(name: str, base_url: str, path: str, headers: dict[str, str], clients: int,
+# One entry to save: the path's fill-ins and the headers of its unit's leader.
+Target = tuple[dict[str, Any], dict[str, str]]
+
+
+async def rush(name: str, base_url: str, path: str, targets: list[Target], clients: int,
                seconds: float) -> Run:
     latencies: list[float] = []
+    waited: list[float] = []
     errors: dict[str, int] = {}
+    refused = 0
     stop = time.monotonic() + seconds
 
     async def client(n: int, http: httpx.AsyncClient) -> None:
+        nonlocal refused
+        mine = targets[n::clients] or [targets[n % len(targets)]]
         seq = 0
-        code = LEAVES[n % len(LEAVES)]
         while time.monotonic() < stop:
+            fill, headers = mine[seq % len(mine)]
             seq += 1
             body = {"self_score": str((seq % 4 + 1) / 4), "explanation": f"{name} {n} {seq}"}
-            started = time.perf_counter()
-            try:
-                response = await http.put(path.format(code=code), json=body)
-                status = str(response.status_code)
-            except httpx.HTTPError as exc:
-                status = type(exc).__name__
+            first = time.perf_counter()
+            while True:
+                started = time.perf_counter()
+                try:
+                    response = await http.put(path.format(**fill), json=body, headers=headers)
+                    status = str(response.status_code)
+                except httpx.HTTPError as exc:
+                    status = type(exc).__name__
+                if status != "503" or time.monotonic() >= stop:
+                    break
+                refused += 1
+                await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
             if status == "200":
                 latencies.append(time.perf_counter() - started)
-            else:
+                waited.append(time.perf_counter() - first)
+            elif status != "503":
                 errors[status] = errors.get(status, 0) + 1
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30,
-                                 limits=limits) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
         began = time.monotonic()
         await asyncio.gather(*(client(n, http) for n in range(clients)))
         elapsed = time.monotonic() - began
-    return Run(name, elapsed, latencies, errors)
+    return Run(name, elapsed, latencies, waited, errors, refused)
 
 
 # --- Where the CPU goes ---------------------------------------------------------------
@@ -202,8 +235,9 @@ def wait_http(url: str, seconds: float = 30) -> None:
     raise TimeoutError(url)
 
 
-def prepare(base_url: str, amqp: str) -> tuple[dict[str, str], int]:
-    """An admin, a unit, its leader, the set and a campaign open for an hour."""
+def prepare(base_url: str, amqp: str, units: int) -> list[tuple[dict[str, str], int]]:
+    """An admin, ``units`` units each with its leader, the set and a campaign open for an
+    hour: (the leader's headers, the unit's assessment id) per unit."""
     from gateway.rpc import RpcClient
     from services.common.contracts import IDENTITY
 
@@ -216,7 +250,7 @@ def prepare(base_url: str, amqp: str) -> tuple[dict[str, str], int]:
             await client.close()
 
     asyncio.run(rpc(IDENTITY, "ensure_admin", ADMIN_PASSWORD))
-    http = httpx.Client(base_url=base_url, timeout=30)
+    http = httpx.Client(base_url=base_url, timeout=60)
 
     def login(username: str, password: str) -> dict[str, str]:
         response = http.post("/api/v1/auth/login",
@@ -228,33 +262,60 @@ def prepare(base_url: str, amqp: str) -> tuple[dict[str, str], int]:
     catalog = http.post("/api/v1/catalogs", headers=admin, json=RUSH_SET)
     catalog.raise_for_status()
     catalog_id = catalog.json()["id"]
-    unit = f"X-RUSH-{uuid.uuid4().hex[:6]}"
-    http.post("/api/v1/units", headers=admin,
-              json=[{"code": unit, "name": "UBND xã Giờ Chót", "type": "commune"}]
-              ).raise_for_status()
-    leader = f"leader.{uuid.uuid4().hex[:6]}"
-    created = http.post("/api/v1/users", headers=admin, json={
-        "username": leader, "full_name": "Lãnh đạo xã", "roles": ["unit_leader"],
-        "unit_code": unit})
-    created.raise_for_status()
-    first = login(leader, created.json()["initial_password"])
-    http.post("/api/v1/auth/password", headers=first,
-              json={"old_password": created.json()["initial_password"],
-                    "new_password": LEADER_PASSWORD}).raise_for_status()
-    headers = login(leader, LEADER_PASSWORD)
+    run = uuid.uuid4().hex[:6]
+    codes = [f"X-RUSH-{run}-{u:04d}" for u in range(units)]
+    http.post("/api/v1/units", headers=admin, json=[
+        {"code": code, "name": f"UBND xã Giờ Chót {u + 1}", "type": "commune"}
+        for u, code in enumerate(codes)]).raise_for_status()
+
+    async def leaders() -> list[dict[str, str]]:
+        # Accounts are made side by side: each costs a password hash or three.
+        gate = asyncio.Semaphore(8)
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+            async def leader(unit: str) -> dict[str, str]:
+                async with gate:
+                    username = f"leader.{unit.lower()}"
+                    created = await client.post("/api/v1/users", headers=admin, json={
+                        "username": username, "full_name": "Lãnh đạo xã",
+                        "roles": ["unit_leader"], "unit_code": unit})
+                    created.raise_for_status()
+                    issued = created.json()["initial_password"]
+                    first = await client.post("/api/v1/auth/login", json={
+                        "username": username, "password": issued})
+                    first.raise_for_status()
+                    token = {"Authorization": f"Bearer {first.json()['access_token']}"}
+                    (await client.post("/api/v1/auth/password", headers=token, json={
+                        "old_password": issued, "new_password": LEADER_PASSWORD})
+                     ).raise_for_status()
+                    again = await client.post("/api/v1/auth/login", json={
+                        "username": username, "password": LEADER_PASSWORD})
+                    again.raise_for_status()
+                    return {"Authorization": f"Bearer {again.json()['access_token']}"}
+            return await asyncio.gather(*(leader(unit) for unit in codes))
+
+    headers = asyncio.run(leaders())
     now = datetime.now(UTC)
     campaign = http.post("/api/v1/campaigns", headers=admin, json={
-        "name": "Giờ chót", "year": 2025, "catalog_id": catalog_id, "unit_codes": [unit],
+        "name": "Giờ chót", "year": 2025, "catalog_id": catalog_id, "unit_codes": codes,
         "windows": {"self_assessment": {"opens_at": (now - timedelta(hours=1)).isoformat(),
                                         "locks_at": (now + timedelta(hours=1)).isoformat()}}})
     campaign.raise_for_status()
     got = http.get(f"/api/v1/campaigns/{campaign.json()['id']}", headers=admin).json()
-    return headers, got["units"][0]["assessment_id"]
+    assessment_of = {u["unit_code"]: u["assessment_id"] for u in got["units"]}
+    return [(headers[u], assessment_of[code]) for u, code in enumerate(codes)]
+
+
+def targets_of(units: list[tuple[dict[str, str], int]], with_headers: bool) -> list[Target]:
+    """Every entry of every unit, entry-major: neighbours in the list are other units."""
+    return [({"aid": aid, "code": code}, headers if with_headers else {})
+            for code in LEAVES for headers, aid in units]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--units", type=int, default=100,
+                        help="units the clients are spread over, each with its own entries")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--slot", type=int, default=9, help="ports and databases of tests/system")
     parser.add_argument("--serve-baseline", nargs=2, metavar=("PORT", "DATABASE_URL"),
@@ -279,15 +340,15 @@ def main() -> None:
     try:
         print(f"starting the system (slot {args.slot}) ...", flush=True)
         system.start()
-        headers, aid = prepare(system.base_url, amqp)
-        print(f"{args.clients} clients, {args.seconds:.0f} s each run, "
-              f"{len(LEAVES)} entries of one unit\n", flush=True)
+        units = prepare(system.base_url, amqp, max(1, args.units))
+        print(f"{args.clients} clients, {args.seconds:.0f} s each run, {len(units)} units of "
+              f"{len(LEAVES)} entries each\n", flush=True)
         pids = {name: p.pid for name, p in system.processes.items()}
         pids["bench"] = os.getpid()
         before = snapshot(pids)
         through = asyncio.run(rush("system", system.base_url,
-                                   f"/api/v1/assessments/{aid}/entries/{{code}}", headers,
-                                   args.clients, args.seconds))
+                                   "/api/v1/assessments/{aid}/entries/{code}",
+                                   targets_of(units, True), args.clients, args.seconds))
         system_cpu = cpu_report(before, snapshot(pids), len(through.latencies))
         port = free_port()
         baseline = subprocess.Popen(
@@ -297,9 +358,10 @@ def main() -> None:
         pids = {"baseline": baseline.pid, "bench": os.getpid()}
         before = snapshot(pids)
         direct = asyncio.run(rush("baseline", f"http://127.0.0.1:{port}",
-                                  f"/entries/{aid}/{{code}}", {}, args.clients, args.seconds))
+                                  "/entries/{aid}/{code}", targets_of(units, False),
+                                  args.clients, args.seconds))
         direct_cpu = cpu_report(before, snapshot(pids), len(direct.latencies))
-        print(f"{'':<9} {'saves/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}")
+        print(HEADER)
         print(through.line())
         print(direct.line())
         if direct.latencies and through.latencies:
