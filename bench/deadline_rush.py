@@ -164,10 +164,43 @@ def cpu_report(before: dict[str, float], after: dict[str, float], saves: int) ->
     return "CPU ms per save: " + ", ".join(parts)
 
 
+def servers() -> dict[str, list[int]]:
+    """The broker's and the database server's processes, by what they run: their CPU is
+    most of what a save costs outside our own processes."""
+    found: dict[str, list[int]] = {"rabbitmq": [], "postgresql": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if command == "beam.smp":
+            found["rabbitmq"].append(int(entry.name))
+        elif command in ("postgres", "postmaster"):
+            found["postgresql"].append(int(entry.name))
+    return found
+
+
 def snapshot(pids: dict[str, int]) -> dict[str, float]:
     taken = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    # PostgreSQL starts a backend per connection: those present at either end count.
+    for name, group in servers().items():
+        taken[name] = sum(cpu_seconds(pid) for pid in group)
     taken["machine"] = machine_busy()
     return taken
+
+
+def start_profiles(folder: Path, pids: dict[str, int], seconds: float) -> list[subprocess.Popen]:
+    """py-spy on the gateway and every service for the run (sampling without pausing
+    them, so the numbers beside stay those of an unobserved run, near enough)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    return [subprocess.Popen([str(spy), "record", "--nonblocking", "--format", "raw",
+                              "--rate", "200", "--duration", str(int(seconds)),
+                              "--output", str(folder / f"{name}.txt"), "--pid", str(pid)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, pid in pids.items() if name != "bench"]
 
 
 # --- The baseline: one FastAPI process writing the same rows directly ----------------
@@ -318,6 +351,9 @@ def main() -> None:
                         help="units the clients are spread over, each with its own entries")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--slot", type=int, default=9, help="ports and databases of tests/system")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="record each process of the system with py-spy during its run "
+                             "(collapsed stacks in DIR/<process>.txt, and the top frames)")
     parser.add_argument("--serve-baseline", nargs=2, metavar=("PORT", "DATABASE_URL"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -345,11 +381,14 @@ def main() -> None:
               f"{len(LEAVES)} entries each\n", flush=True)
         pids = {name: p.pid for name, p in system.processes.items()}
         pids["bench"] = os.getpid()
+        spies = start_profiles(args.profile, pids, args.seconds) if args.profile else []
         before = snapshot(pids)
         through = asyncio.run(rush("system", system.base_url,
                                    "/api/v1/assessments/{aid}/entries/{code}",
                                    targets_of(units, True), args.clients, args.seconds))
         system_cpu = cpu_report(before, snapshot(pids), len(through.latencies))
+        for spy in spies:
+            spy.wait(30)
         port = free_port()
         baseline = subprocess.Popen(
             [sys.executable, __file__, "--serve-baseline", str(port),
