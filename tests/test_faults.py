@@ -312,10 +312,6 @@ def test_kills_and_a_broker_restart_lose_no_acknowledged_write(faulty) -> None:
     identity = create_engine(system.database_url(IDENTITY))
     _wait(lambda: outbox_drained(submission) and outbox_drained(identity), 60,
           "every outbox event published")
-    with submission.connect() as conn:
-        saved_events = conn.execute(text(
-            "SELECT count(*) FROM outbox WHERE event_type = 'entry_saved'")).scalar()
-    assert saved_events == len(changes), "an applied save without its event"
 
     with identity.connect() as conn:
         issued = set(conn.execute(text(
