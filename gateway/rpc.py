@@ -22,7 +22,6 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
-from aiormq.exceptions import DeliveryError
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.common.errors import DomainError
@@ -100,7 +99,12 @@ class RpcClient:
 
     async def connect(self) -> None:
         self._connection = await aio_pika.connect_robust(self.amqp_uri)
-        channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        # No publisher confirms: the reply is the confirmation of a request, and a request
+        # the broker lost is a call that times out, as one the service lost would be.
+        # Waiting for an ack per call cost the broker and this loop a frame each way on
+        # every save. A service whose queue is missing or has no consumer is refused
+        # before anything is sent (``listeners``), which ``mandatory`` did before.
+        channel = await self._connection.channel(publisher_confirms=False)
         self._exchange = await channel.declare_exchange(
             RPC_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
         )
@@ -176,13 +180,9 @@ class RpcClient:
                 reply_to=self._reply_queue.name,
                 expiration=timeout,
             )
-            try:
-                # mandatory: a service that never declared its queue answers at once.
-                await self._exchange.publish(
-                    message, routing_key=f"{service}.{method}", mandatory=True
-                )
-            except DeliveryError as exc:
-                raise ServiceUnavailable(f"{service} is not listening") from exc
+            await self._exchange.publish(
+                message, routing_key=f"{service}.{method}", mandatory=False
+            )
             try:
                 return await asyncio.wait_for(future, timeout)
             except TimeoutError:
