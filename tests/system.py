@@ -129,7 +129,9 @@ class System:
         self._spawn(service, [sys.executable, "-m", "services.common.run", service])
 
     def start_gateway(self) -> None:
+        # As the Procfile and the Deployment run it: no access log line per request.
         self._spawn("gateway", [sys.executable, "-m", "uvicorn", "gateway.app:app",
+                                "--loop", "uvloop", "--http", "httptools", "--no-access-log",
                                 "--host", "127.0.0.1", "--port", str(self.gateway_port)])
 
     def _spawn(self, name: str, argv: list[str]) -> None:
