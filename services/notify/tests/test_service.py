@@ -365,3 +365,33 @@ def test_email_goes_over_starttls_with_credentials(notify: Service, cfg: Any, sm
         assert [m["rcpt_tos"] for m in relay.messages] == [["c@x.vn"]]
     finally:
         relay.stop()
+
+
+def test_a_tick_with_nothing_due_reads_once_and_starts_no_sender(
+        pg_session: Session, cfg: Any, smtp: DevSmtp, zns: DevZns) -> None:
+    """Twice a second on every replica: one read, not a lease attempt per sender."""
+    from sqlalchemy import event as sa_event
+    from sqlalchemy.orm import sessionmaker
+
+    from services.notify import delivery
+    from services.notify.tests.conftest import make_service
+    from services.notify.tokens import DbTokens
+
+    notify = make_service(pg_session)
+    notify.on_user_created(event(**{**USER, "zalo_phone": None}))  # one email, no Zalo
+    engine = pg_session.get_bind()
+    tokens = DbTokens(sessionmaker(engine), cfg)
+    sent: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert delivery.send_due(engine, cfg, tokens) == 1
+        sent.clear()
+        assert delivery.send_due(engine, cfg, tokens) == 0
+        assert len(sent) == 1 and "FROM deliveries" in sent[0], sent
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert len(smtp.messages) == 1
