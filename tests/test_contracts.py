@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
+import subprocess
+import sys
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -480,3 +483,12 @@ def test_the_walk_sees_arguments_a_method_does_not_take(tmp_path: Path, monkeypa
     for fine in ("gateway/r.py:6:", "gateway/r.py:7:", "gateway/r.py:8:",
                  "services/appraisal/service.py:7:"):
         assert not any(line.startswith(fine) for line in found), fine
+
+
+def test_the_contracts_import_neither_nameko_nor_eventlet() -> None:
+    """The gateway (asyncio) imports them: nothing of nameko's may come along."""
+    script = ("import sys, services.common.contracts\n"
+              "print(sorted({m.split('.')[0] for m in sys.modules} & {'nameko', 'eventlet'}))")
+    shown = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                           text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert shown.stdout.strip() == "[]"
