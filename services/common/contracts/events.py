@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final, TypedDict
 
+from services.common.contracts.identity import Account
 from services.common.contracts.names import APPRAISAL, IDENTITY, SUBMISSION
 
 # Published by identity
@@ -31,16 +32,10 @@ ASSESSMENT_FINALIZED: Final = "assessment_finalized"
 RESULTS_PUBLISHED: Final = "results_published"
 
 
-class UserCreated(TypedDict):
+class UserCreated(Account):
     """identity.user_created: an account was issued."""
 
     event_id: str
-    username: str
-    full_name: str
-    email: str | None
-    zalo_phone: str | None
-    roles: list[str]
-    unit_code: str | None
 
 
 class EntrySaved(TypedDict):

@@ -37,8 +37,9 @@ class NewUser(TypedDict):
     department_code: NotRequired[str | None]
 
 
-class User(TypedDict):
-    """An account as the gateway shows it (never the password hash)."""
+class Account(TypedDict):
+    """Who someone is: what identity shows of an account and announces when it issues
+    one (events.UserCreated)."""
 
     username: str
     full_name: str
@@ -46,6 +47,11 @@ class User(TypedDict):
     zalo_phone: str | None
     roles: list[str]
     unit_code: str | None
+
+
+class User(Account):
+    """An account as the gateway shows it (never the password hash)."""
+
     department_code: str | None
     must_change_password: bool
 
