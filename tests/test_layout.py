@@ -3,7 +3,7 @@
 Each service owns its modules: ``services.X`` may import ``services.common`` and
 ``services.X`` only, the gateway ``services.common`` only, and ``services.common``
 nothing of any service. What two processes share lives in services/common/; what one
-service needs of another goes over RabbitMQ (services/common/contracts.py).
+service needs of another goes over RabbitMQ (services/common/contracts/).
 """
 
 from __future__ import annotations

@@ -26,26 +26,27 @@ from services.common.times import vn_iso
 QUEUE_STATES = ("pending", "appraised", "needs_supplement", "returned")
 
 
-def state(entry: Entry, found: Assessment) -> str:
+def state(entry: Entry, assessment: Assessment) -> str:
     """Where a criterion stands for the council (the queue's ``status`` filter)."""
     if entry.returned:
-        return "appraised" if entry.r2_score is not None and found.status != "returned" \
+        return "appraised" if entry.r2_score is not None and assessment.status != "returned" \
             else "returned"
     if entry.r1_score is None:
         return "pending"
     return "needs_supplement" if entry.needs_supplement else "appraised"
 
 
-def entry_out(entry: Entry, node: Node, found: Assessment) -> dict[str, Any]:
+def entry_out(entry: Entry, node: Node, assessment: Assessment) -> dict[str, Any]:
     return {
-        "assessment_id": found.id, "unit_code": found.unit_code, "unit_name": found.unit_name,
+        "assessment_id": assessment.id, "unit_code": assessment.unit_code,
+        "unit_name": assessment.unit_name,
         "code": entry.code, "title": node.title, "max": text(node.max), "rule": node.rule,
         "appraised_by": node.appraised_by, "self_score": text(entry.self_score),
         "not_applicable": entry.not_applicable, "explanation": entry.explanation,
         "evidence": entry.evidence, "problems": entry.problems,
         # The pre-send check's proposal: 0 for a letter-suffixed number or no citation.
         "predicted_score": text(entry.predicted_score),
-        "status": state(entry, found), "version": entry.version,
+        "status": state(entry, assessment), "version": entry.version,
         "round1": {"score": text(entry.r1_score), "reason": entry.r1_reason,
                    "needs_supplement": entry.needs_supplement, "by": entry.r1_by,
                    "at": vn_iso(entry.r1_at)},
@@ -80,7 +81,7 @@ def queue(session: Session, campaign_id: int, department_code: str | None,
     return [r for r in rows if status is None or r["status"] == status]
 
 
-def appraise(session: Session, found: Assessment, node: Node, body: dict[str, Any],
+def appraise(session: Session, assessment: Assessment, node: Node, body: dict[str, Any],
              who: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     """One council score, in the caller's transaction; returns it and the window to
     check again before COMMIT."""
@@ -93,17 +94,17 @@ def appraise(session: Session, found: Assessment, node: Node, body: dict[str, An
                           f"Tiêu chí {node.code} chấm từ kết quả điều tra, do Sở Nội vụ nhập / "
                           f"criterion {node.code} is scored from survey results by the admin",
                           422)
-    window = lock.open_window(session, found.campaign_id, lock.WINDOW_OF_ROUND[round_])
+    window = lock.open_window(session, assessment.campaign_id, lock.WINDOW_OF_ROUND[round_])
     now = lock.server_now(session)
-    entry = session.scalars(select(Entry).where(Entry.assessment_id == found.id,
+    entry = session.scalars(select(Entry).where(Entry.assessment_id == assessment.id,
                                                 Entry.code == node.code)
                             .with_for_update()).one_or_none()
     if entry is None:
         raise not_found("tiêu chí / criterion", node.code)
-    if found.status == "finalized":
+    if assessment.status == "finalized":
         raise DomainError("assessment_finalized",
                           "Kết quả đã chốt / the result is final", 409)
-    if round_ == 1 and found.status != "sent":
+    if round_ == 1 and assessment.status != "sent":
         raise DomainError("round_closed",
                           "Vòng 1 đã kết thúc với đơn vị này (đã trả lại) / round 1 is over "
                           "for this unit (criteria were returned)", 409)
@@ -127,14 +128,14 @@ def appraise(session: Session, found: Assessment, node: Node, body: dict[str, An
         entry.r2_score, entry.r2_reason = score, reason
         entry.r2_by, entry.r2_at = who["username"], now
     entry.version += 1
-    record_change(session, found.id, node.code, f"appraise_round{round_}", who["username"],
+    record_change(session, assessment.id, node.code, f"appraise_round{round_}", who["username"],
                   now, before, snapshot(entry))
     record_event(session, CRITERION_APPRAISED, {
-        "assessment_id": found.id, "campaign_id": found.campaign_id,
-        "unit_code": found.unit_code, "code": node.code, "round": round_,
+        "assessment_id": assessment.id, "campaign_id": assessment.campaign_id,
+        "unit_code": assessment.unit_code, "code": node.code, "round": round_,
         "score": text(score), "reason": reason, "needs_supplement": needs,
         "appraiser": who["username"]})
-    return entry_out(entry, node, found), window
+    return entry_out(entry, node, assessment), window
 
 
 def snapshot(entry: Entry) -> dict[str, Any]:

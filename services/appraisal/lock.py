@@ -14,12 +14,10 @@ afterwards, so the copy is the window.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.appraisal.models import Window
 from services.common import windows
-from services.common.errors import DomainError
 
 APPRAISAL = "appraisal"
 FINAL_APPRAISAL = "final_appraisal"
@@ -30,13 +28,5 @@ commit = windows.commit
 
 def open_window(session: Session, campaign_id: int, kind: str) -> Window:
     """Takes the window's row FOR SHARE; 423 unless it is open at this instant."""
-    window = session.scalars(
-        select(Window).where(Window.campaign_id == campaign_id, Window.kind == kind)
-        .with_for_update(read=True).execution_options(populate_existing=True)
-    ).one_or_none()
-    if window is None:
-        raise DomainError("window_not_open",
-                          "Chưa có thời hạn thẩm định cho vòng này / "
-                          "no window is set for this round", 423, {"window": kind})
-    windows.check_open(session, window)
-    return window
+    return windows.open_window(session, Window, campaign_id, kind,
+                               "Chưa có thời hạn thẩm định cho vòng này")

@@ -86,26 +86,26 @@ def trend(session: Session, unit_code: str) -> list[dict[str, Any]]:
                Assessment.status == "finalized")
         .order_by(Campaign.year, Campaign.id)).all()
     out = []
-    for campaign, found in rows:
+    for campaign, assessment in rows:
         field_rows = session.execute(
             select(Node.field_code, type_coerce(func.sum(FINAL), ExactDecimal()),
                    type_coerce(func.sum(Entry.max), ExactDecimal()))
             .join(Node, (Node.campaign_id == campaign.id) & (Node.code == Entry.code))
-            .where(Entry.assessment_id == found.id, Entry.not_applicable.is_(False))
+            .where(Entry.assessment_id == assessment.id, Entry.not_applicable.is_(False))
             .group_by(Node.field_code).order_by(Node.field_code)).all()
         titles = dict(session.execute(select(Node.code, Node.title).where(
             Node.campaign_id == campaign.id, Node.depth == 0)).all())
         out.append({"year": campaign.year, "campaign_id": campaign.id,
-                    "campaign_name": campaign.name, "index": scoring.text(found.index),
-                    "total": scoring.text(found.total), "max": scoring.text(found.max),
-                    "classification": found.classification, "rank": found.rank,
+                    "campaign_name": campaign.name, "index": scoring.text(assessment.index),
+                    "total": scoring.text(assessment.total), "max": scoring.text(assessment.max),
+                    "classification": assessment.classification, "rank": assessment.rank,
                     "fields": [{"code": f, "title": titles.get(f, ""),
                                 "score": scoring.text(s or Decimal(0)),
                                 "max": scoring.text(m)} for f, s, m in field_rows]})
     return out
 
 
-def deductions(session: Session, campaign: Campaign, found: Assessment) -> dict[str, Any]:
+def deductions(session: Session, campaign: Campaign, assessment: Assessment) -> dict[str, Any]:
     """Hà Tĩnh's appendix: each criterion that lost points after round 1.
 
     Per row: self-score, round-1 score and reason, round-2 explanation and new
@@ -113,7 +113,7 @@ def deductions(session: Session, campaign: Campaign, found: Assessment) -> dict[
     """
     nodes = {n.code: n for n in session.scalars(select(Node).where(
         Node.campaign_id == campaign.id))}
-    entries = session.scalars(select(Entry).where(Entry.assessment_id == found.id)
+    entries = session.scalars(select(Entry).where(Entry.assessment_id == assessment.id)
                               .order_by(Entry.id)).all()
     rows, sums = [], defaultdict(lambda: Decimal(0))
     for e in entries:
@@ -135,36 +135,36 @@ def deductions(session: Session, campaign: Campaign, found: Assessment) -> dict[
         rows.append(row)
     return {
         "campaign": {"id": campaign.id, "name": campaign.name, "year": campaign.year},
-        "unit_code": found.unit_code, "unit_name": found.unit_name,
+        "unit_code": assessment.unit_code, "unit_name": assessment.unit_name,
         "rows": [{k: (scoring.text(v) if isinstance(v, Decimal) else v) for k, v in r.items()}
                  for r in rows],
         "totals": {k: scoring.text(v) for k, v in sums.items()} if rows else {},
         "lost": scoring.text(sums["self_score"] - sums["final_score"]) if rows else "0",
-        "adjustments": adjustments_out(session, found.id),
-        "result": result_of(found),
+        "adjustments": adjustments_out(session, assessment.id),
+        "result": result_of(assessment),
     }
 
 
-def unit_view(session: Session, campaign: Campaign, found: Assessment) -> dict[str, Any]:
+def unit_view(session: Session, campaign: Campaign, assessment: Assessment) -> dict[str, Any]:
     """What the unit sees of the council's work: returned criteria (red) with reasons,
     and everything once the results are published."""
     published = campaign.published_at is not None
     nodes = {n.code: n for n in session.scalars(select(Node).where(
         Node.campaign_id == campaign.id))}
-    entries = session.scalars(select(Entry).where(Entry.assessment_id == found.id)
+    entries = session.scalars(select(Entry).where(Entry.assessment_id == assessment.id)
                               .order_by(Entry.id)).all()
     shown = []
     for e in entries:
         if not (published or e.returned):
             continue
-        item = council.entry_out(e, nodes[e.code], found)
+        item = council.entry_out(e, nodes[e.code], assessment)
         shown.append({"code": e.code, "title": item["title"], "returned": e.returned,
                       "red": e.returned, "reason": e.r1_reason,
                       "round1": item["round1"] if published or e.returned else None,
                       "round2": item["round2"]})
-    return {"assessment_id": found.id, "status": found.status, "round": found.round,
+    return {"assessment_id": assessment.id, "status": assessment.status, "round": assessment.round,
             "published": published, "entries": shown,
-            "result": result_of(found) if published else None,
-            "adjustments": adjustments_out(session, found.id) if published else []}
+            "result": result_of(assessment) if published else None,
+            "adjustments": adjustments_out(session, assessment.id) if published else []}
 
 

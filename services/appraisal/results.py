@@ -73,45 +73,45 @@ def set_survey(session: Session, campaign: Campaign, scores: Mapping[str, Any],
                                   f"is not a survey criterion", 422, {"criterion": code})
             score = domain.council_score(node.rule, node.max, raw)
             plan.append((units[unit_code], code, score))
-    for found, code, score in plan:
-        if found.status == "finalized":
+    for assessment, code, score in plan:
+        if assessment.status == "finalized":
             raise DomainError("assessment_finalized",
-                              f"Kết quả của {found.unit_code} đã chốt / the result of "
-                              f"{found.unit_code} is final", 409)
-        entry = session.scalars(select(Entry).where(Entry.assessment_id == found.id,
+                              f"Kết quả của {assessment.unit_code} đã chốt / the result of "
+                              f"{assessment.unit_code} is final", 409)
+        entry = session.scalars(select(Entry).where(Entry.assessment_id == assessment.id,
                                                     Entry.code == code)).one()
         before = {"survey_score": scoring.text(entry.survey_score)}
         entry.survey_score = score
         entry.version += 1
-        record_change(session, found.id, code, "survey", actor, now, before,
+        record_change(session, assessment.id, code, "survey", actor, now, before,
                       {"survey_score": scoring.text(score)})
     return {"saved": len(plan)}
 
 
-def set_adjustments(session: Session, campaign: Campaign, found: Assessment,
+def set_adjustments(session: Session, campaign: Campaign, assessment: Assessment,
                     items: Sequence[Mapping[str, Any]], actor: str) -> dict[str, Any]:
     """Replaces the unit's bonus and penalty lines (capped by the set)."""
     refuse_if_published(campaign)
     if not isinstance(items, Sequence) or isinstance(items, str | bytes):
         raise invalid("Danh sách điểm thưởng/trừ / a list of {kind, points, reason}")
-    if found.status == "finalized":
+    if assessment.status == "finalized":
         raise DomainError("assessment_finalized", "Kết quả đã chốt / the result is final", 409)
     lines = domain.adjustments([dict(i) if isinstance(i, Mapping) else {} for i in items],
                                campaign.bonus_max, campaign.penalty_max)
     now = server_now(session)
-    before = adjustments_out(session, found.id)
-    session.query(Adjustment).filter(Adjustment.assessment_id == found.id).delete()
-    session.add_all(Adjustment(assessment_id=found.id, created_by=actor, created_at=now, **line)
-                    for line in lines)
-    found.bonus = sum((li["points"] for li in lines if li["kind"] == domain.BONUS), Decimal(0))
-    found.penalty = sum((li["points"] for li in lines if li["kind"] == domain.PENALTY),
+    before = adjustments_out(session, assessment.id)
+    session.query(Adjustment).filter(Adjustment.assessment_id == assessment.id).delete()
+    session.add_all(Adjustment(assessment_id=assessment.id, created_by=actor, created_at=now,
+                               **line) for line in lines)
+    assessment.bonus = sum((li["points"] for li in lines if li["kind"] == domain.BONUS), Decimal(0))
+    assessment.penalty = sum((li["points"] for li in lines if li["kind"] == domain.PENALTY),
                         Decimal(0))
     session.flush()
-    after = adjustments_out(session, found.id)
-    record_change(session, found.id, None, "adjustments", actor, now, {"items": before},
+    after = adjustments_out(session, assessment.id)
+    record_change(session, assessment.id, None, "adjustments", actor, now, {"items": before},
                   {"items": after})
-    return {"assessment_id": found.id, "items": after, "bonus": scoring.text(found.bonus),
-            "penalty": scoring.text(found.penalty)}
+    return {"assessment_id": assessment.id, "items": after, "bonus": scoring.text(assessment.bonus),
+            "penalty": scoring.text(assessment.penalty)}
 
 
 def adjustments_out(session: Session, assessment_id: int) -> list[dict[str, Any]]:
@@ -303,11 +303,12 @@ def results(session: Session, campaign: Campaign) -> list[dict[str, Any]]:
              "finalized_at": vn_iso(a.finalized_at)} for a in rows]
 
 
-def result_of(found: Assessment) -> dict[str, Any]:
-    return {"assessment_id": found.id, "unit_code": found.unit_code, "status": found.status,
-            "total": scoring.text(found.total), "max": scoring.text(found.max),
-            "index": scoring.text(found.index), "classification": found.classification,
-            "rank": found.rank, "bonus": scoring.text(found.bonus),
-            "penalty": scoring.text(found.penalty), "finalized_at": vn_iso(found.finalized_at)}
+def result_of(assessment: Assessment) -> dict[str, Any]:
+    return {"assessment_id": assessment.id, "unit_code": assessment.unit_code,
+            "status": assessment.status, "total": scoring.text(assessment.total),
+            "max": scoring.text(assessment.max), "index": scoring.text(assessment.index),
+            "classification": assessment.classification, "rank": assessment.rank,
+            "bonus": scoring.text(assessment.bonus), "penalty": scoring.text(assessment.penalty),
+            "finalized_at": vn_iso(assessment.finalized_at)}
 
 

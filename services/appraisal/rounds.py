@@ -24,10 +24,10 @@ from services.common.errors import DomainError
 from services.common.outbox import record_event
 
 
-def flagged(session: Session, found: Assessment) -> list[str]:
+def flagged(session: Session, assessment: Assessment) -> list[str]:
     """The criteria the council marked ``needs_supplement`` in round 1."""
     return list(session.scalars(select(Entry.code).where(
-        Entry.assessment_id == found.id, Entry.needs_supplement.is_(True))
+        Entry.assessment_id == assessment.id, Entry.needs_supplement.is_(True))
         .order_by(Entry.id)))
 
 
@@ -45,35 +45,35 @@ def reopen_in_submission(submission: Any, assessment_id: int, codes: list[str],
             raise
 
 
-def mark_returned(session: Session, found: Assessment, codes: list[str],
+def mark_returned(session: Session, assessment: Assessment, codes: list[str],
                   actor: str) -> dict[str, Any]:
     """Marks the copy returned and announces the criteria with the council's reasons."""
     titles = dict(session.execute(select(Node.code, Node.title).where(
-        Node.campaign_id == found.campaign_id, Node.code.in_(codes))).all())
-    entries = session.scalars(select(Entry).where(Entry.assessment_id == found.id,
+        Node.campaign_id == assessment.campaign_id, Node.code.in_(codes))).all())
+    entries = session.scalars(select(Entry).where(Entry.assessment_id == assessment.id,
                                                   Entry.code.in_(codes))
                               .order_by(Entry.id)).all()
     now = server_now(session)
     for entry in entries:
         entry.returned = True
         entry.version += 1
-    found.status = "returned"
-    found.round = 2
+    assessment.status = "returned"
+    assessment.round = 2
     items = [{"code": e.code, "title": titles.get(e.code, ""), "reason": e.r1_reason}
              for e in entries]
-    record_change(session, found.id, None, "return", actor, now, None,
+    record_change(session, assessment.id, None, "return", actor, now, None,
                   {"codes": codes, "round": 2})
     record_event(session, CRITERIA_RETURNED, {
-        "assessment_id": found.id, "campaign_id": found.campaign_id,
-        "unit_code": found.unit_code, "round": 2, "items": items})
-    return {"assessment_id": found.id, "status": found.status, "round": 2, "items": items}
+        "assessment_id": assessment.id, "campaign_id": assessment.campaign_id,
+        "unit_code": assessment.unit_code, "round": 2, "items": items})
+    return {"assessment_id": assessment.id, "status": assessment.status, "round": 2, "items": items}
 
 
-def check_returnable(found: Assessment, codes: list[str]) -> None:
-    if found.status != "sent":
+def check_returnable(assessment: Assessment, codes: list[str]) -> None:
+    if assessment.status != "sent":
         raise DomainError("not_returnable",
                           "Chỉ trả lại được bản đã gửi ở vòng 1 / only a round-1 sending can be "
-                          "returned", 409, {"current_status": found.status})
+                          "returned", 409, {"current_status": assessment.status})
     if not codes:
         raise DomainError("nothing_flagged",
                           "Hội đồng chưa đánh dấu tiêu chí nào cần bổ sung / the council "

@@ -59,9 +59,9 @@ class Service(ServiceBase):
         """The leader took the sending back: off the council's queue until sent again."""
         with transaction(self.db):
             if claim_event(self.db, payload["event_id"], "appraisal.on_assessment_withdrawn"):
-                found = self.db.get(Assessment, payload["assessment_id"])
-                if found is not None and found.status in ("sent", "resent"):
-                    found.status = "withdrawn"
+                assessment = self.db.get(Assessment, payload["assessment_id"])
+                if assessment is not None and assessment.status in ("sent", "resent"):
+                    assessment.status = "withdrawn"
 
     @retrying_event_handler(SUBMISSION, WINDOW_OPENED)
     def on_window_opened(self, payload: dict[str, Any]) -> None:
@@ -85,23 +85,23 @@ class Service(ServiceBase):
         who = verified_actor(actor)
         if not isinstance(body, dict):
             raise DomainError("invalid_input", "Dữ liệu không hợp lệ / invalid input", 422)
-        found = sync.assessment(self.db, assessment_id)
+        assessment = sync.assessment(self.db, assessment_id)
         kind = lock.WINDOW_OF_ROUND.get(body.get("round"), lock.APPRAISAL)
-        self._campaign(found.campaign_id, need_window=kind)
+        self._campaign(assessment.campaign_id, need_window=kind)
 
-        def work() -> tuple[dict[str, Any], Any]:
+        def write() -> tuple[dict[str, Any], Any]:
             current = sync.assessment(self.db, assessment_id, lock="share")
             return council.appraise(self.db, current, self._node(current, code), body, who)
 
-        return self._write(work)
+        return self._write(write)
 
     @rpc(expected_exceptions=DomainError)
     def return_criteria(self, assessment_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """Trả lại: the flagged criteria go back to the unit for round 2."""
         who = self._require(actor, {"admin"})
-        found = sync.assessment(self.db, assessment_id)
-        codes = rounds.flagged(self.db, found)
-        rounds.check_returnable(found, codes)
+        assessment = sync.assessment(self.db, assessment_id)
+        codes = rounds.flagged(self.db, assessment)
+        rounds.check_returnable(assessment, codes)
         self.db.rollback()
         rounds.reopen_in_submission(self.submission, assessment_id, codes, actor)
         with transaction(self.db):
@@ -147,18 +147,18 @@ class Service(ServiceBase):
                         actor: dict[str, Any]) -> dict[str, Any]:
         """Điểm thưởng / điểm trừ with reasons, capped by the set."""
         who = self._require(actor, {"admin"})
-        found = sync.assessment(self.db, assessment_id)
-        campaign = self._campaign(found.campaign_id)
+        assessment = sync.assessment(self.db, assessment_id)
+        campaign = self._campaign(assessment.campaign_id)
         with transaction(self.db):
-            found = sync.assessment(self.db, assessment_id, lock=True)
-            return results.set_adjustments(self.db, campaign, found, items, who["username"])
+            assessment = sync.assessment(self.db, assessment_id, lock=True)
+            return results.set_adjustments(self.db, campaign, assessment, items, who["username"])
 
     @rpc(expected_exceptions=DomainError)
     def finalize(self, assessment_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """Chốt kết quả of one unit: final scores, total, index, band."""
         who = self._require(actor, {"admin"})
-        found = sync.assessment(self.db, assessment_id)
-        campaign = self._campaign(found.campaign_id)
+        assessment = sync.assessment(self.db, assessment_id)
+        campaign = self._campaign(assessment.campaign_id)
         with transaction(self.db):
             sync.assessment(self.db, assessment_id, lock=True)
             results.finalize(self.db, campaign, [assessment_id], who["username"])
@@ -197,17 +197,17 @@ class Service(ServiceBase):
         """The council's work on one unit: all of it for admin and council; for the unit,
         its returned criteria with reasons, and everything once published."""
         who = verified_actor(actor)
-        found = sync.assessment(self.db, assessment_id)
-        campaign = self._campaign(found.campaign_id)
+        assessment = sync.assessment(self.db, assessment_id)
+        campaign = self._campaign(assessment.campaign_id)
         roles = set(who.get("roles") or [])
         if roles & COUNCIL_ROLES:
             nodes = sync.nodes(self.db, campaign.id)
-            return {**results.result_of(found), "round": found.round,
-                    "entries": [council.entry_out(e, nodes[e.code], found)
-                                for e in self._entries(found.id)],
-                    "adjustments": results.adjustments_out(self.db, found.id)}
-        self._own_unit(who, found.unit_code)
-        return reports.unit_view(self.db, campaign, found)
+            return {**results.result_of(assessment), "round": assessment.round,
+                    "entries": [council.entry_out(e, nodes[e.code], assessment)
+                                for e in self._entries(assessment.id)],
+                    "adjustments": results.adjustments_out(self.db, assessment.id)}
+        self._own_unit(who, assessment.unit_code)
+        return reports.unit_view(self.db, campaign, assessment)
 
     @rpc(expected_exceptions=DomainError)
     def criteria_report(self, campaign_id: int, actor: dict[str, Any]) -> dict[str, Any]:
@@ -232,10 +232,10 @@ class Service(ServiceBase):
     def deductions(self, assessment_id: int, actor: dict[str, Any]) -> dict[str, Any]:
         """Bảng điểm bị trừ (Hà Tĩnh's appendix) of one unit."""
         who = verified_actor(actor)
-        found = sync.assessment(self.db, assessment_id)
+        assessment = sync.assessment(self.db, assessment_id)
         if "admin" not in (who.get("roles") or []):
-            self._own_unit(who, found.unit_code)
-        return reports.deductions(self.db, self._campaign(found.campaign_id), found)
+            self._own_unit(who, assessment.unit_code)
+        return reports.deductions(self.db, self._campaign(assessment.campaign_id), assessment)
 
     # --- Helpers (not entrypoints) -----------------------------------------------------
 
@@ -244,9 +244,9 @@ class Service(ServiceBase):
             raise not_found("đợt đánh giá / campaign", str(campaign_id))
         return sync.campaign(self.db, self.submission, self.criteria, campaign_id, need_window)
 
-    def _node(self, found: Assessment, code: str) -> Node:
+    def _node(self, assessment: Assessment, code: str) -> Node:
         node = self.db.scalars(select(Node).where(
-            Node.campaign_id == found.campaign_id, Node.code == code)).first()
+            Node.campaign_id == assessment.campaign_id, Node.code == code)).first()
         if node is None or not node.is_leaf:
             raise not_found("tiêu chí chấm điểm / scorable criterion", code)
         return node
@@ -255,10 +255,10 @@ class Service(ServiceBase):
         return list(self.db.scalars(select(Entry).where(Entry.assessment_id == assessment_id)
                                     .order_by(Entry.id)))
 
-    def _write(self, work: Callable[[], tuple[dict[str, Any], Any]]) -> dict[str, Any]:
+    def _write(self, write: Callable[[], tuple[dict[str, Any], Any]]) -> dict[str, Any]:
         """One write transaction committed under its window's lock (423 past the instant)."""
         try:
-            result, window = work()
+            result, window = write()
             lock.commit(self.db, window)
         except BaseException:
             self.db.rollback()
@@ -268,12 +268,12 @@ class Service(ServiceBase):
     def _comment_scope(self, assessment_id: int, code: str) -> tuple[str, Node]:
         if not isinstance(assessment_id, int) or not 0 < assessment_id < 2**31:
             raise not_found("bản đánh giá / assessment", str(assessment_id))
-        found = self.db.get(Assessment, assessment_id)
-        if found is None:
+        assessment = self.db.get(Assessment, assessment_id)
+        if assessment is None:
             remote = self.submission.get_assessment_by_id(assessment_id, sync.system_actor())
             campaign_id, unit_code = remote["campaign_id"], remote["unit_code"]
         else:
-            campaign_id, unit_code = found.campaign_id, found.unit_code
+            campaign_id, unit_code = assessment.campaign_id, assessment.unit_code
         self._campaign(campaign_id)
         node = sync.nodes(self.db, campaign_id).get(code)
         if node is None or not node.is_leaf:

@@ -58,21 +58,21 @@ def flatten(nodes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def campaign(session: Session, submission: Any, criteria: Any, campaign_id: int,
              need_window: str | None = None) -> Campaign:
     """The local copy of a campaign, made on first use; refreshes windows when one is new."""
-    found = session.get(Campaign, campaign_id)
-    if found is not None and (need_window is None or _has_window(session, campaign_id,
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is not None and (need_window is None or _has_window(session, campaign_id,
                                                                  need_window)):
-        return found
+        return campaign
     remote = submission.get_campaign(campaign_id)
-    if found is None:
+    if campaign is None:
         catalog = criteria.get_catalog(remote["catalog_id"])
-        found = Campaign(
+        campaign = Campaign(
             id=campaign_id, name=remote["name"], year=remote["year"],
             catalog_id=remote["catalog_id"], unit_type=catalog.get("unit_type") or "",
             bands=remote.get("bands") or catalog.get("bands") or [],
             bonus_max=to_exact(str(catalog.get("bonus_max") or 0)),
             penalty_max=to_exact(str(catalog.get("penalty_max") or 0)),
             unranked_unit_codes=list(remote.get("unranked_unit_codes") or []))
-        session.add(found)
+        session.add(campaign)
         session.flush()
         session.add_all(Node(campaign_id=campaign_id, **row) for row in flatten(catalog["nodes"]))
     _add_windows(session, campaign_id, remote["windows"])
@@ -93,9 +93,9 @@ def _has_window(session: Session, campaign_id: int, kind: str) -> bool:
 
 
 def _add_windows(session: Session, campaign_id: int, windows: Mapping[str, Any]) -> None:
-    known = set(session.scalars(select(Window.kind).where(Window.campaign_id == campaign_id)))
+    copied = set(session.scalars(select(Window.kind).where(Window.campaign_id == campaign_id)))
     for kind, w in windows.items():
-        if kind not in known:
+        if kind not in copied:
             session.add(Window(campaign_id=campaign_id, kind=kind,
                                opens_at=datetime.fromisoformat(w["opens_at"]),
                                locks_at=datetime.fromisoformat(w["locks_at"])))
@@ -129,29 +129,29 @@ def store_sending(session: Session, campaign: Campaign, sending: Mapping[str, An
     the proposed score and the evidence added since.
     """
     sent = sending["assessment"]
-    found = session.get(Assessment, sent["id"])
-    if found is None:
-        found = Assessment(id=sent["id"], campaign_id=campaign.id, unit_code=sent["unit_code"],
+    assessment = session.get(Assessment, sent["id"])
+    if assessment is None:
+        assessment = Assessment(id=sent["id"], campaign_id=campaign.id, unit_code=sent["unit_code"],
                            unit_name=sent["unit_name"], unit_type=campaign.unit_type,
                            status="sent", round=1, bonus=Decimal(0), penalty=Decimal(0))
-        session.add(found)
+        session.add(assessment)
         session.flush()
-    if found.status == "finalized":
+    if assessment.status == "finalized":
         return
-    found.round = sent["round"]
-    found.status = "sent" if sent["round"] == 1 else "resent"
-    found.proposed_classification = sent.get("proposed_classification")
-    found.sent_at = datetime.fromisoformat(sent["submitted_at"]) if sent.get(
+    assessment.round = sent["round"]
+    assessment.status = "sent" if sent["round"] == 1 else "resent"
+    assessment.proposed_classification = sent.get("proposed_classification")
+    assessment.sent_at = datetime.fromisoformat(sent["submitted_at"]) if sent.get(
         "submitted_at") else None
     by_code: dict[str, list[dict[str, Any]]] = {}
     for problem in sending["problems"] or []:
         by_code.setdefault(problem["code"], []).append(problem)
     entries = {e.code: e for e in session.scalars(
-        select(Entry).where(Entry.assessment_id == found.id))}
+        select(Entry).where(Entry.assessment_id == assessment.id))}
     for item in sent["entries"]:
         entry = entries.get(item["code"])
         if entry is None:
-            entry = Entry(assessment_id=found.id, code=item["code"],
+            entry = Entry(assessment_id=assessment.id, code=item["code"],
                           max=to_exact(item["max"]), version=1, r1_reason="", r2_reason="",
                           r2_explanation="", r2_evidence=[], needs_supplement=False,
                           returned=False)
@@ -170,12 +170,12 @@ def store_sending(session: Session, campaign: Campaign, sending: Mapping[str, An
         else:
             extra = (sending["round_two"] or {}).get(item["code"])
             if extra is not None:
-                known = {str(e["id"]) for e in entry.evidence or []}
+                sent_in_round_one = {str(e["id"]) for e in entry.evidence or []}
                 entry.r2_explanation = extra.get("explanation") or ""
                 entry.proposed_score = None if extra.get("proposed_score") is None \
                     else to_exact(extra["proposed_score"])
                 entry.r2_evidence = [e for e in item["evidence"] or []
-                                     if str(e["id"]) not in known]
+                                     if str(e["id"]) not in sent_in_round_one]
                 entry.problems = problems
 
 
@@ -189,7 +189,7 @@ def assessment(session: Session, assessment_id: int, lock: bool | str = False) -
         query = query.with_for_update(read=True)
     elif lock:
         query = query.with_for_update()
-    found = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
-    if found is None:
+    assessment = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    if assessment is None:
         raise not_found("bản đánh giá đã gửi / sent assessment", str(assessment_id))
-    return found
+    return assessment

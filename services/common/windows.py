@@ -24,9 +24,9 @@ waits for every writer still holding it FOR SHARE (see services/submission/persi
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,9 @@ class WindowLike(Protocol):
     kind: str
     opens_at: datetime
     locks_at: datetime
+
+
+W = TypeVar("W", bound=WindowLike)
 
 
 def is_postgres(session: Session) -> bool:
@@ -108,6 +111,24 @@ def check_open(session: Session, window: WindowLike) -> datetime:
     if window_state(window.opens_at, window.locks_at, now) != "open":
         raise window_closed(window.kind, window.opens_at, window.locks_at, now)
     return now
+
+
+def open_window(session: Session, model: type[W], campaign_id: int, kind: str,
+                missing: str) -> W:
+    """Takes the window's row FOR SHARE; 423 unless it is open at this instant.
+
+    ``model`` is the service's own table of windows (``campaign_id``, ``kind`` and the
+    two instants); ``missing`` says in Vietnamese that the campaign has no such window.
+    """
+    window = session.scalars(
+        select(model).where(model.campaign_id == campaign_id, model.kind == kind)
+        .with_for_update(read=True).execution_options(populate_existing=True)
+    ).one_or_none()
+    if window is None:
+        raise DomainError("window_not_open", f"{missing} / no window is set for this round",
+                          423, {"window": kind})
+    check_open(session, window)
+    return window
 
 
 def commit(session: Session, window: WindowLike | None) -> None:

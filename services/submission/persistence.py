@@ -218,22 +218,8 @@ def window_for(status: str) -> str:
 
 def open_window(session: Session, campaign_id: int, kind: str) -> Window:
     """Takes the window's row FOR SHARE and refuses the write unless it is open now."""
-    query = (
-        select(Window)
-        .where(Window.campaign_id == campaign_id, Window.kind == kind)
-        .with_for_update(read=True)
-        .execution_options(populate_existing=True)
-    )
-    window = session.scalars(query).one_or_none()
-    if window is None:
-        raise DomainError(
-            "window_not_open",
-            "Chưa có thời hạn cập nhật cho vòng này / no window is set for this round",
-            423,
-            {"window": kind},
-        )
-    assert_still_open(session, window)
-    return window
+    return windows.open_window(session, Window, campaign_id, kind,
+                               "Chưa có thời hạn cập nhật cho vòng này")
 
 
 def assert_still_open(session: Session, window: Window) -> datetime:

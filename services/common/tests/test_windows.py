@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from services.common import idempotency, windows
 from services.common.db import make_engine
 from services.common.errors import DomainError
+from services.common.types import UtcDateTime
 
 
 class _Base(DeclarativeBase):
@@ -26,6 +27,17 @@ class _Row(_Base):
     __tablename__ = "rows_in_window"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     note: Mapped[str] = mapped_column(String(100))
+
+
+class _WindowRow(_Base):
+    """A service's own table of windows, as open_window takes it."""
+
+    __tablename__ = "windows_of_campaign"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(30))
+    opens_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    locks_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class _Answer(idempotency.IdempotentResponseMixin, _Base):
@@ -116,3 +128,28 @@ def test_a_key_reused_for_another_write_is_refused(sessions) -> None:
     with pytest.raises(DomainError) as err:
         _write(session, window, 6, key="k5")
     assert (err.value.code, err.value.status) == ("idempotency_key_reused", 422)
+
+
+def test_open_window_takes_the_services_window_or_says_why_not(sessions) -> None:
+    session = sessions()
+    now = windows.server_now(session)
+    session.add_all([
+        _WindowRow(campaign_id=1, kind="self_assessment", opens_at=now - timedelta(hours=1),
+                   locks_at=now + timedelta(hours=1)),
+        _WindowRow(campaign_id=1, kind="appraisal", opens_at=now - timedelta(hours=2),
+                   locks_at=now - timedelta(hours=1))])
+    session.commit()
+    window = windows.open_window(session, _WindowRow, 1, "self_assessment", "Chưa có")
+    assert (window.campaign_id, window.kind) == (1, "self_assessment")
+    session.rollback()
+    with pytest.raises(DomainError) as locked:
+        windows.open_window(session, _WindowRow, 1, "appraisal", "Chưa có")
+    session.rollback()
+    with pytest.raises(DomainError) as missing:
+        windows.open_window(session, _WindowRow, 2, "self_assessment", "Chưa có thời hạn")
+    session.rollback()
+    assert (locked.value.code, locked.value.status) == ("window_locked", 423)
+    assert (missing.value.code, missing.value.status, missing.value.detail,
+            missing.value.extra) == (
+        "window_not_open", 423, "Chưa có thời hạn / no window is set for this round",
+        {"window": "self_assessment"})
