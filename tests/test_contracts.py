@@ -397,13 +397,13 @@ def test_the_walk_sees_what_is_not_declared(tmp_path: Path, monkeypatch) -> None
             "    def on(self, payload):\n        self.identity.drop_user('x')\n",
         "services/submission/x.py":
             "def f(session):\n    record_event(session, 'entry_lost', {})\n"
-            "    record_event(session, ENTRY_SAVED, {'assessment_id': 1, 'colour': 'red'})\n",
+            "    record_event(session, WINDOW_OPENED, {'campaign_id': 1, 'colour': 'red'})\n",
         "services/evidence/service.py": "class Service:\n    @rpc\n    def shred(self): ...\n",
     })
     found = "\n".join(problems(tmp_path))
     for expected in ("calls criteria.import_everything", "calls identity.drop_user",
                      "handles submission.entry_deleted", "publishes entry_lost",
-                     "carries 'colour'", "lacks 'code'", "evidence.shred is served",
+                     "carries 'colour'", "lacks 'kind'", "evidence.shred is served",
                      "criteria.score_entry is declared but not served"):
         assert expected in found
 

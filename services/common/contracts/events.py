@@ -17,7 +17,6 @@ from services.common.contracts.names import APPRAISAL, IDENTITY, SUBMISSION
 USER_CREATED: Final = "user_created"
 
 # Published by submission
-ENTRY_SAVED: Final = "entry_saved"
 ASSESSMENT_SUBMITTED: Final = "assessment_submitted"
 ASSESSMENT_WITHDRAWN: Final = "assessment_withdrawn"
 ASSESSMENT_RETURNED: Final = "assessment_returned"
@@ -36,22 +35,6 @@ class UserCreated(Account):
     """identity.user_created: an account was issued."""
 
     event_id: str
-
-
-class EntrySaved(TypedDict):
-    """submission.entry_saved: a unit's write to one criterion."""
-
-    event_id: str
-    assessment_id: int
-    campaign_id: int
-    unit_code: str
-    code: str
-    action: str  # save | complete | attach_evidence | detach_evidence
-    version: int
-    score: str | None
-    not_applicable: bool
-    status: str
-    actor: str
 
 
 class AssessmentSubmitted(TypedDict):
@@ -199,7 +182,7 @@ class ResultsPublished(TypedDict):
 EVENTS: Final[dict[str, dict[str, type[Any]]]] = {
     IDENTITY: {USER_CREATED: UserCreated},
     SUBMISSION: {
-        ENTRY_SAVED: EntrySaved, ASSESSMENT_SUBMITTED: AssessmentSubmitted,
+        ASSESSMENT_SUBMITTED: AssessmentSubmitted,
         ASSESSMENT_WITHDRAWN: AssessmentWithdrawn, ASSESSMENT_RETURNED: AssessmentReturned,
         WINDOW_LOCKED: WindowLocked, WINDOW_OPENED: WindowOpened,
         ENTRIES_ASSIGNED: EntriesAssigned},
