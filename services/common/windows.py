@@ -24,9 +24,9 @@ waits for every writer still holding it FOR SHARE (see services/submission/persi
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Final, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import Text, cast, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -96,6 +96,26 @@ def window_closed(kind: str, opens_at: datetime, locks_at: datetime,
     )
 
 
+def arming_columns(locks_at: Any) -> tuple[Any, Any]:
+    """PostgreSQL: the columns ``check_open`` reads, to add to a query that already takes
+    the window's row, given that row's ``locks_at`` column: the clock, and the setting
+    that arms the commit-time check for this transaction.
+
+    They must sit in the outer query over a subquery that takes the row locks: PostgreSQL
+    computes a locking query's own columns before it waits for a lock, so a clock read
+    there could be older than the lock; an outer query's after it.
+    """
+    return (func.clock_timestamp(),
+            func.set_config(LOCK_SETTING, cast(locks_at, Text), True))
+
+
+def refuse_unless_open(window: WindowLike, now: datetime) -> datetime:
+    """423 unless ``window`` is open at ``now`` (a server clock read); ``now`` otherwise."""
+    if window_state(window.opens_at, window.locks_at, now) != "open":
+        raise window_closed(window.kind, window.opens_at, window.locks_at, now)
+    return now
+
+
 def check_open(session: Session, window: WindowLike) -> datetime:
     """Reads the server clock; 423 unless ``window`` is open now. Returns the clock.
 
@@ -108,9 +128,7 @@ def check_open(session: Session, window: WindowLike) -> datetime:
         ).scalar_one()
     else:
         now = datetime.now(UTC)
-    if window_state(window.opens_at, window.locks_at, now) != "open":
-        raise window_closed(window.kind, window.opens_at, window.locks_at, now)
-    return now
+    return refuse_unless_open(window, now)
 
 
 def open_window(session: Session, model: type[W], campaign_id: int, kind: str,

@@ -11,7 +11,7 @@ from typing import Any
 from nameko.rpc import rpc
 from sqlalchemy import select
 
-from services.common import scoring
+from services.common import scoring, windows
 from services.common.contracts import ENTRIES_ASSIGNED
 from services.common.db import transaction
 from services.common.errors import DomainError, invalid, not_found
@@ -131,7 +131,7 @@ class Entries:
                 campaign, node, score = ready
                 locked = persistence.locked_for_write(self.db, assessment_id, code)
                 if locked is not None:
-                    assessment, entry, window = locked
+                    assessment, entry, window, _ = locked
                     domain.check_write(who.model_dump(), assessment.unit_code, entry.assignee)
                     refuse_not_applicable(node)
             else:
@@ -150,9 +150,9 @@ class Entries:
                 locked = persistence.locked_for_write(self.db, assessment_id, code)
 
             if locked is not None:
-                assessment, entry, window = locked
+                assessment, entry, window, clock = locked
                 persistence.unit_may_write(assessment)
-                now = persistence.assert_still_open(self.db, window)
+                now = windows.refuse_unless_open(window, clock)
             else:
                 assessment = persistence.assessment(self.db, assessment_id, lock="share")
                 persistence.unit_may_write(assessment)

@@ -28,8 +28,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from services.common import idempotency, windows
 from services.common.errors import DomainError, not_found
@@ -177,14 +177,16 @@ def entry(session: Session, assessment_id: int, code: str, lock: bool = False) -
 
 def locked_for_write(
     session: Session, assessment_id: int, code: str
-) -> tuple[Assessment, Entry, Window] | None:
-    """The assessment and its window FOR SHARE, the entry FOR UPDATE: one round trip.
+) -> tuple[Assessment, Entry, Window, datetime] | None:
+    """The assessment and its window FOR SHARE, the entry FOR UPDATE, and the server
+    clock read once they are held: one round trip.
 
     The same rows and locks as ``assessment(lock="share")``, ``open_window`` and
-    ``entry(lock=True)`` one after the other, without the clock check, which the
-    caller makes next. None when any of them is missing (or the assessment changed
-    round while this waited for a lock): the caller then takes the step-by-step path,
-    which says which one.
+    ``entry(lock=True)`` one after the other, and on PostgreSQL the clock read that
+    arms the commit-time check (``windows.arming_columns``); the caller refuses with
+    ``windows.refuse_unless_open``. None when any row is missing (or the assessment
+    changed round while this waited for a lock): the caller then takes the step-by-step
+    path, which says which one.
     """
     query = (
         select(Assessment, Entry, Window)
@@ -193,13 +195,22 @@ def locked_for_write(
             (Assessment.status == "returned", domain.SUPPLEMENT),
             else_=domain.SELF_ASSESSMENT)))
         .where(Assessment.id == assessment_id)
-        .execution_options(populate_existing=True)
     )
-    if is_postgres(session):
-        # SQLAlchemy writes one locking clause; PostgreSQL takes one per table.
-        query = query.suffix_with("FOR SHARE OF assessments, windows FOR UPDATE OF entries")
-    row = session.execute(query).one_or_none()
-    return None if row is None else (row[0], row[1], row[2])
+    if not is_postgres(session):
+        row = session.execute(query.execution_options(populate_existing=True)).one_or_none()
+        if row is None:
+            return None
+        return row[0], row[1], row[2], windows.server_now(session)
+    # SQLAlchemy writes one locking clause; PostgreSQL takes one per table.
+    held = (query.set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
+            .suffix_with("FOR SHARE OF assessments, windows FOR UPDATE OF entries")
+            .subquery("held"))
+    rows = (aliased(Assessment, held), aliased(Entry, held), aliased(Window, held))
+    row = session.execute(
+        select(*rows, *windows.arming_columns(held.c.windows_locks_at))
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 def applicable_sums(session: Session, assessment_id: int) -> tuple[Any, Any]:
@@ -220,11 +231,6 @@ def open_window(session: Session, campaign_id: int, kind: str) -> Window:
     """Takes the window's row FOR SHARE and refuses the write unless it is open now."""
     return windows.open_window(session, Window, campaign_id, kind,
                                "Chưa có thời hạn cập nhật cho vòng này")
-
-
-def assert_still_open(session: Session, window: Window) -> datetime:
-    """Reads the server clock; raises 423 unless the window is open at this instant."""
-    return windows.check_open(session, window)
 
 
 def unit_may_write(found: Assessment) -> None:

@@ -179,8 +179,8 @@ def test_a_save_costs_few_round_trips(pg_service: Service, pg_session, criteria,
     assert [s.split()[0] for s in statements] == [
         "SELECT",  # the idempotency key's earlier answer
         "SELECT",  # assessment and entry, unlocked: the cheap refusals
-        "SELECT",  # assessment and window FOR SHARE, entry FOR UPDATE
-        "SELECT",  # clock_timestamp(): open now? (and arms the commit-time check)
+        "SELECT",  # assessment and window FOR SHARE, entry FOR UPDATE; then, outside
+                   # the locking subquery, clock_timestamp(): open now? (arms the check)
         "INSERT",  # the history row (one flush: the unit of work inserts first)
         "UPDATE",  # the entry
         "SELECT",  # the totals, summed by the database
@@ -195,6 +195,39 @@ def test_a_save_costs_few_round_trips(pg_service: Service, pg_session, criteria,
     assert again["version"] == 4
     # The same inputs again: the score is known, so no unlocked read and no call.
     assert [s.split()[0] for s in statements] == [
-        "SELECT", "SELECT", "INSERT", "UPDATE", "SELECT", "COMMIT",
+        "SELECT", "INSERT", "UPDATE", "SELECT", "COMMIT",
     ], "\n".join(statements)
     assert [c[0] for c in pg_service.criteria.method_calls] == ["score_entry"]
+
+
+def test_the_clock_a_save_reads_is_read_after_its_row_locks(
+    pg_service, pg_session, criteria, pg_url
+):
+    """The clock comes in the same round trip as the locks, yet after them: a save that
+    waited for a row lock past the instant is refused by that read (not only at COMMIT),
+    and the time it records is never older than the write it waited for."""
+    aid = _campaign(pg_service, criteria, pg_session, locks=3600)
+    pg_service.save_entry(aid, "2.1", {"self_score": "1"}, LEADER)  # the cached path next
+    for other in migrated_session("submission", pg_url):
+        other.execute(text("SELECT 1 FROM entries WHERE code = '2.1' FOR UPDATE"))
+        writer = eventlet.spawn(pg_service.save_entry, aid, "2.1",
+                                {"self_score": "1.5", "explanation": "sau khóa"}, LEADER)
+        eventlet.sleep(0.8)
+        released = other.scalar(text("SELECT clock_timestamp()"))
+        other.commit()
+        writer.wait()
+        at = pg_session.scalars(select(Change.at).where(Change.code == "2.1")
+                                .order_by(Change.id.desc())).first()
+        assert at >= released, (at, released)
+
+    aid = _campaign(pg_service, criteria, pg_session, locks=1.0)
+    pg_service.save_entry(aid, "2.1", {"self_score": "1"}, LEADER)
+    for other in migrated_session("submission", pg_url):
+        other.execute(text("SELECT 1 FROM entries WHERE code = '2.1' AND assessment_id = :a "
+                           "FOR UPDATE"), {"a": aid})
+        writer = eventlet.spawn(pg_service.save_entry, aid, "2.1", {"self_score": "2"}, LEADER)
+        eventlet.sleep(1.3)  # the instant passes while the save waits for the row
+        other.commit()
+        with pytest.raises(DomainError) as err:
+            writer.wait()
+        assert (err.value.code, err.value.status) == ("window_locked", 423)
