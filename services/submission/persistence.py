@@ -28,7 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, case, func, select
+from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, bindparam, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from services.common import idempotency, windows
@@ -188,29 +188,42 @@ def locked_for_write(
     changed round while this waited for a lock): the caller then takes the step-by-step
     path, which says which one.
     """
-    query = (
-        select(Assessment, Entry, Window)
-        .join(Entry, (Entry.assessment_id == Assessment.id) & (Entry.code == code))
-        .join(Window, (Window.campaign_id == Assessment.campaign_id) & (Window.kind == case(
-            (Assessment.status == "returned", domain.SUPPLEMENT),
-            else_=domain.SELF_ASSESSMENT)))
-        .where(Assessment.id == assessment_id)
-    )
+    params = {"assessment_id": assessment_id, "code": code}
     if not is_postgres(session):
-        row = session.execute(query.execution_options(populate_existing=True)).one_or_none()
+        row = session.execute(_LOCKED_ROWS, params).one_or_none()
         if row is None:
             return None
         return row[0], row[1], row[2], windows.server_now(session)
+    row = session.execute(_LOCKED_ROWS_AND_CLOCK, params).one_or_none()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+def _locked_rows_statements() -> tuple[Any, Any]:
+    """``locked_for_write``'s statements, built once: building the subquery's columns
+    cost more CPU than the round trip it saves."""
+    rows = (
+        select(Assessment, Entry, Window)
+        .join(Entry, (Entry.assessment_id == Assessment.id)
+              & (Entry.code == bindparam("code")))
+        .join(Window, (Window.campaign_id == Assessment.campaign_id) & (Window.kind == case(
+            (Assessment.status == "returned", domain.SUPPLEMENT),
+            else_=domain.SELF_ASSESSMENT)))
+        .where(Assessment.id == bindparam("assessment_id"))
+        .execution_options(populate_existing=True)
+    )
     # SQLAlchemy writes one locking clause; PostgreSQL takes one per table.
-    held = (query.set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
+    held = (rows.set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
             .suffix_with("FOR SHARE OF assessments, windows FOR UPDATE OF entries")
             .subquery("held"))
-    rows = (aliased(Assessment, held), aliased(Entry, held), aliased(Window, held))
-    row = session.execute(
-        select(*rows, *windows.arming_columns(held.c.windows_locks_at))
+    with_clock = (
+        select(aliased(Assessment, held), aliased(Entry, held), aliased(Window, held),
+               *windows.arming_columns(held.c.windows_locks_at))
         .execution_options(populate_existing=True)
-    ).one_or_none()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    )
+    return rows, with_clock
+
+
+_LOCKED_ROWS, _LOCKED_ROWS_AND_CLOCK = _locked_rows_statements()
 
 
 def applicable_sums(session: Session, assessment_id: int) -> tuple[Any, Any]:
