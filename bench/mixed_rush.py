@@ -18,7 +18,8 @@ The criteria set has 10 criteria, 3 of which need evidence; before the run every
 unit's entries are saved once and each of those 3 gets a small signed document, so
 that a send can complete every entry. A 503 with Retry-After (the gateway at capacity)
 counts as ``refused``, is waited out and sent again, as the web pages do; ``failures``
-are any other answer that is not 2xx. ``send (whole)`` is the whole sending task.
+are any other answer that is not 2xx; ``open`` were sent and had no answer yet when the
+run stopped. ``send (whole)`` is the whole sending task.
 
 Locust runs under gevent, which monkey-patches the standard library: it runs in a child
 process of its own (``--locust-child``), so gevent never meets the code that starts the
@@ -162,6 +163,7 @@ def locust_child(config_path: Path) -> None:
             """One request, sent again after Retry-After while refused; the response
             when 2xx, else None (the failure is recorded)."""
             while True:
+                sent[name] = sent.get(name, 0) + 1
                 with self.client.request(method, path, name=name, catch_response=True,
                                          headers={**self.unit["headers"], **(headers or {})},
                                          **kwargs) as response:
@@ -210,12 +212,13 @@ def locust_child(config_path: Path) -> None:
 
         @task(WEIGHTS["send"])
         def send(self) -> None:
+            sent[SEND] = sent.get(SEND, 0) + 1
             started = time.perf_counter()
-            sent = self._send()
+            done = self._send()
             self.environment.events.request.fire(
                 request_type="TASK", name=SEND, response_time=(time.perf_counter() - started)
                 * 1000, response_length=0, response=None, context={},
-                exception=None if sent else RuntimeError("a step failed"))
+                exception=None if done else RuntimeError("a step failed"))
 
         def _send(self) -> bool:
             got = self.call("GET", self.page, "read assessment")
@@ -239,6 +242,9 @@ def locust_child(config_path: Path) -> None:
             return self.call("POST", f"{self.assessment}/withdraw", "withdraw") is not None
 
     stats: dict[str, dict[str, Any]] = {}
+    # Requests sent, by name: those with no answer when the run stopped are reported
+    # as "open" (locust drops a request its user was stopped in).
+    sent: dict[str, int] = {}
 
     def record(request_type: str, name: str, response_time: float, response_length: int,
                response: Any = None, exception: BaseException | None = None,
@@ -266,7 +272,7 @@ def locust_child(config_path: Path) -> None:
     # Exceptions raised inside a task (not HTTP answers): locust logs and counts them.
     errors = {f"{e['msg']}"[:200]: e["count"] for e in runner.exceptions.values()}
     Path(config["results"]).write_text(json.dumps(
-        {"seconds": elapsed, "operations": stats, "exceptions": errors}))
+        {"seconds": elapsed, "operations": stats, "sent": sent, "exceptions": errors}))
     print("done", flush=True)
     sys.stdin.readline()
     signer.stdin.close()
@@ -321,27 +327,32 @@ def report(result: dict[str, Any]) -> tuple[list[str], int]:
         ordered = sorted(values) or [0.0]
         return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
-    def line(name: str, ok: list[float], failures: dict[str, int], refused: int) -> str:
+    def line(name: str, ok: list[float], failures: dict[str, int], refused: int,
+             sent: int) -> str:
+        failed = sum(failures.values())
         return (f"{name:<17} {len(ok):>6} {len(ok) / seconds:>8.1f}"
                 f" {percentile(ok, 0.5):>8.1f} {percentile(ok, 0.99):>8.1f}"
-                f" {sum(failures.values()):>9} {refused:>8}")
+                f" {failed:>9} {refused:>8} {sent - len(ok) - failed - refused:>5}")
 
     lines = [f"{'operation':<17} {'ok':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
-             f" {'failures':>9} {'refused':>8}"]
+             f" {'failures':>9} {'refused':>8} {'open':>5}"]
+    sent = result["sent"]
     every: list[float] = []
     failed: dict[str, int] = {}
     refused = 0
+    opened = 0
     names = OPERATIONS + sorted(set(operations) - set(OPERATIONS) - {SEND})
     for name in names:
         got = operations.get(name, {"ok": [], "failures": {}, "refused": 0})
-        lines.append(line(name, got["ok"], got["failures"], got["refused"]))
+        lines.append(line(name, got["ok"], got["failures"], got["refused"], sent.get(name, 0)))
+        opened += sent.get(name, 0)
         every += got["ok"]
         refused += got["refused"]
         for reason, count in got["failures"].items():
             failed[f"{name}: {reason}"] = count
-    lines.append(line("all requests", every, failed, refused))
+    lines.append(line("all requests", every, failed, refused, opened))
     whole = operations.get(SEND, {"ok": [], "failures": {}, "refused": 0})
-    lines.append(line(SEND, whole["ok"], whole["failures"], whole["refused"]))
+    lines.append(line(SEND, whole["ok"], whole["failures"], whole["refused"], sent.get(SEND, 0)))
     for reason, count in sorted(failed.items(), key=lambda item: -item[1]):
         lines.append(f"  failure {reason} ×{count}")
     for message, count in result.get("exceptions", {}).items():
