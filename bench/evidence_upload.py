@@ -398,7 +398,8 @@ def main() -> None:
         system.stop()
         moto.terminate()
         moto.wait(10)
-        shutil.rmtree(work, ignore_errors=True)
+        # The logs stay, for a failure's cause (the files were in moto's memory).
+        print(f"\nlogs of every process: {system.log_dir}")
 
 
 if __name__ == "__main__":

@@ -464,7 +464,9 @@ def run(args: argparse.Namespace) -> None:
             child.kill()
             child.wait(10)
         system.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        # The logs stay, for a failure's cause; the evidence files (~1 MB an upload) go.
+        shutil.rmtree(work / "system" / "data", ignore_errors=True)
+        print(f"\nlogs of every process: {system.log_dir}")
 
 
 if __name__ == "__main__":
