@@ -18,7 +18,7 @@ process of its own so its CPU is told apart):
 Every upload is a different file (``signed_pdfs.variant``): the service checks each
 content once, so the same bytes again would skip the check. Every upload must come back
 ``valid``; anything else counts as an error. It starts the whole system itself
-(tests/system.py with ``CCHC_EVIDENCE_STORE=s3``, broker vhost ``cchc-bench-evidence``)
+(tests/system.py with ``CCHC_EVIDENCE_STORE=s3``, broker vhost ``cchc-bench-evidence`` anew)
 and takes about ``6 * seconds + 40`` seconds.
 
     .venv/bin/python bench/evidence_upload.py [--seconds 15] [--slot 13] [--save-rate 20]
@@ -282,6 +282,20 @@ def wait_port(port: int, seconds: float = 30) -> None:
     raise TimeoutError(f"nothing listens on {port}")
 
 
+def fresh_vhost(vhost: str) -> str:
+    """The broker URI to run on: ``CCHC_BENCH_AMQP_URI``, else ``vhost`` made anew with
+    rabbitmqctl. Anew, because calls left queued by an earlier run (their callers gone)
+    would otherwise be worked off by this run's services first."""
+    if "CCHC_BENCH_AMQP_URI" in os.environ:
+        return os.environ["CCHC_BENCH_AMQP_URI"]
+    if shutil.which("rabbitmqctl"):
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
+        subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], capture_output=True)
+        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest",
+                        ".*", ".*", ".*"], capture_output=True)
+    return f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+
+
 def children_cpu(pid: int) -> float:
     """CPU of the children ``pid`` has waited for (cutime + cstime in /proc): the
     evidence service's signature checkers, which its own figure leaves out."""
@@ -320,11 +334,7 @@ def main() -> None:
     seconds = min(args.seconds, 60.0)  # bounded: the machine is shared
     levels = [int(c) for c in args.clients.split(",")]
 
-    amqp = os.environ.get("CCHC_BENCH_AMQP_URI", f"amqp://guest:guest@127.0.0.1:5672/{VHOST}")
-    if "CCHC_BENCH_AMQP_URI" not in os.environ and shutil.which("rabbitmqctl"):
-        subprocess.run(["rabbitmqctl", "-q", "add_vhost", VHOST], capture_output=True)
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", VHOST, "guest",
-                        ".*", ".*", ".*"], capture_output=True)
+    amqp = fresh_vhost(VHOST)
     work = Path(tempfile.mkdtemp(prefix="cchc-bench-evidence-"))
     trust_roots = work / "trust"
     ca = make_ca(trust_roots)

@@ -24,7 +24,7 @@ run stopped. ``send (whole)`` is the whole sending task.
 Locust runs under gevent, which monkey-patches the standard library: it runs in a child
 process of its own (``--locust-child``), so gevent never meets the code that starts the
 system. That code starts the whole system (tests/system.py on ``--slot``'s ports and
-databases, broker vhost ``cchc-bench-mixed``) and prints, besides, the CPU each process
+databases, broker vhost ``cchc-bench-mixed`` made anew) and prints, besides, the CPU each process
 spent per successful request, as bench/deadline_rush.py does per save.
 
     .venv/bin/python bench/mixed_rush.py [--users 50] [--seconds 20] [--slot 12]
@@ -385,16 +385,12 @@ def run(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT))
     import deadline_rush
     from deadline_rush import cpu_report, prepare
-    from evidence_upload import measure
+    from evidence_upload import fresh_vhost, measure
     from signed_pdfs import make_ca, save_ca, signed_pdf
 
     seconds = min(args.seconds, 60.0)  # bounded: the machine is shared
     users = max(1, args.users)
-    amqp = os.environ.get("CCHC_BENCH_AMQP_URI", f"amqp://guest:guest@127.0.0.1:5672/{VHOST}")
-    if "CCHC_BENCH_AMQP_URI" not in os.environ and shutil.which("rabbitmqctl"):
-        subprocess.run(["rabbitmqctl", "-q", "add_vhost", VHOST], capture_output=True)
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", VHOST, "guest",
-                        ".*", ".*", ".*"], capture_output=True)
+    amqp = fresh_vhost(VHOST)
     work = Path(tempfile.mkdtemp(prefix="cchc-bench-mixed-"))
     ca = make_ca(work / "trust")
     save_ca(ca, work / "ca")
