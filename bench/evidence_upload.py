@@ -19,7 +19,7 @@ Every upload is a different file (``signed_pdfs.variant``): the service checks e
 content once, so the same bytes again would skip the check. Every upload must come back
 ``valid``; anything else counts as an error. It starts the whole system itself
 (tests/system.py with ``CCHC_EVIDENCE_STORE=s3``, broker vhost ``cchc-bench-evidence`` anew)
-and takes about ``6 * seconds + 40`` seconds.
+and takes about ``6 * seconds`` plus one to two minutes of setting up.
 
     .venv/bin/python bench/evidence_upload.py [--seconds 15] [--slot 13] [--save-rate 20]
 """
