@@ -23,7 +23,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from gateway.submission.summary import _register_fonts, nfc
+from gateway.submission.summary import _register_fonts, nfc, one_pdf_at_a_time
 from services.common import times
 from services.common.scoring import vn_text
 
@@ -111,6 +111,7 @@ def _cell(ws: Any, value: Any) -> Any:
     return cell
 
 
+@one_pdf_at_a_time
 def render_pdf(title: str, lines: Sequence[str], headers: Sequence[str],
                rows: Sequence[Sequence[Any]], widths: Sequence[float]) -> bytes:
     regular, bold = _register_fonts()

@@ -44,3 +44,13 @@ def test_xlsx_has_every_row_totals_and_signature_as_inert_nfc_text() -> None:
     assert "THỦ TRƯỞNG ĐƠN VỊ" in flat
     formulas = [c for r in sheet.iter_rows() for c in r if c.data_type == "f"]
     assert formulas == []
+
+
+def test_pdfs_rendered_side_by_side_all_come_out() -> None:
+    """The gateway renders in its thread pool; reportlab's font state is shared, so
+    renders run one at a time (without it, a few of these raised IndexError)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        pdfs = list(pool.map(lambda _: render_pdf(DATA), range(120)))
+    assert all(pdf.startswith(b"%PDF") for pdf in pdfs)
