@@ -37,6 +37,16 @@ def from_remote(exc: RemoteError) -> Problem:
     return Problem(error.status, error.code, error.detail, **error.extra)
 
 
+def answer(problem: Problem) -> JSONResponse:
+    """A 503 from a service (evidence's ``check_busy``) says when to come back, as the
+    gateway's own do, so clients and the pages retry it instead of failing."""
+    response = problem_response(problem.status, problem.code, problem.detail, **problem.extra)
+    if problem.status == 503:
+        seconds = problem.extra.get("retry_after", RETRY_AFTER_SECONDS)
+        response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def _retry_later(code: str, seconds: int, detail: str) -> JSONResponse:
     response = problem_response(503, code, detail, retry_after=seconds)
     response.headers["Retry-After"] = str(seconds)
@@ -46,12 +56,11 @@ def _retry_later(code: str, seconds: int, detail: str) -> JSONResponse:
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.code, exc.detail, **exc.extra)
+        return answer(exc)
 
     @app.exception_handler(RemoteError)
     async def _remote(_: Request, exc: RemoteError) -> JSONResponse:
-        p = from_remote(exc)
-        return problem_response(p.status, p.code, p.detail, **p.extra)
+        return answer(from_remote(exc))
 
     @app.exception_handler(RpcTimeout)
     async def _timeout(_: Request, exc: RpcTimeout) -> JSONResponse:

@@ -40,3 +40,28 @@ def test_overload_is_a_503_with_a_short_retry_after_and_its_own_code() -> None:
     assert busy_answer.json()["code"] == "overloaded"
     assert "thử lại" in busy_answer.json()["detail"]
     assert down_answer.json()["code"] == "service_unavailable"
+
+
+def test_a_services_503_says_when_to_retry() -> None:
+    """Evidence's check_busy comes over RPC: it carries Retry-After like the gateway's own."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from gateway.errors import install
+
+    app = FastAPI()
+    install(app)
+
+    @app.get("/checks")
+    async def checks() -> None:
+        raise RemoteError("DomainError", "x", ["check_busy", "Đang kiểm tra / busy", 503])
+
+    @app.get("/locked")
+    async def locked() -> None:
+        raise RemoteError("DomainError", "x", ["window_locked", "Đã khoá / locked", 423])
+
+    with TestClient(app) as client:
+        busy, closed = client.get("/checks"), client.get("/locked")
+    assert (busy.status_code, busy.json()["code"]) == (503, "check_busy")
+    assert busy.headers["Retry-After"] == "5"
+    assert closed.status_code == 423 and "Retry-After" not in closed.headers
