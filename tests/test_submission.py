@@ -389,14 +389,16 @@ def test_a_window_locks_while_20_clients_keep_saving(
         thread.join(60)
 
     statuses = {r["status"] for r in results}
-    assert statuses <= {200, 423}, statuses
+    # 503: past the gateway's calls in flight, refused before anything was sent.
+    assert statuses <= {200, 423, 503}, statuses
     ok = [r for r in results if r["status"] == 200]
     locked = [r for r in results if r["status"] == 423]
     assert ok and locked, (len(ok), len(locked))
     assert all(r["body"]["code"] == "window_locked" for r in locked)
     assert all("Đã hết thời hạn" in r["body"]["detail"] for r in locked)
+    assert all(r["body"]["code"] == "overloaded" for r in results if r["status"] == 503)
     # Every save sent after the instant was refused.
-    assert all(r["status"] == 423 for r in results if r["sent"] >= locks_at)
+    assert all(r["status"] != 200 for r in results if r["sent"] >= locks_at)
 
     history = http.get(f"/api/v1/assessments/{aid}/history", headers=leader).json()
     by_note = {h["after"]["explanation"]: h for h in history}
@@ -408,7 +410,7 @@ def test_a_window_locks_while_20_clients_keep_saving(
         assert change["after"]["score"] == r["body"]["self_score"]
         assert datetime.fromisoformat(change["at"]) < locks_at
     # Nothing refused left a trace; each entry ends as its last accepted save.
-    assert not any(r["note"] in by_note for r in locked)
+    assert not any(r["note"] in by_note for r in results if r["status"] != 200)
     entries = {e["code"]: e for e in http.get(f"/api/v1/assessments/{aid}",
                                               headers=leader).json()["entries"]}
     for criterion in RUSH_LEAVES:
