@@ -18,6 +18,7 @@ SignedIn = Annotated[Principal, Depends(page_authenticated)]
 Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
 # The home page shows the newest campaigns; older ones stay reachable by address.
 RECENT = 12
+PAGE_FANOUT = 3
 ACROSS_UNITS = {"admin", "appraiser", "viewer"}
 
 
@@ -34,7 +35,15 @@ def next_lock(campaigns: list[dict[str, Any]]) -> dict[str, Any] | None:
 async def visible_campaigns(api: Api, me: Principal) -> list[dict[str, Any]]:
     """The newest campaigns, each with its windows; a unit's people see their unit's only."""
     listed = (await api.get("/campaigns"))[:RECENT]
-    campaigns = await asyncio.gather(*(api.get(f"/campaigns/{c['id']}") for c in listed))
+    # A few at a time: one page must not take all of the gateway's calls in flight to
+    # submission (CCHC_RPC_MAX_IN_FLIGHT) and be refused by its own fan-out.
+    gate = asyncio.Semaphore(PAGE_FANOUT)
+
+    async def one(campaign_id: int) -> dict[str, Any]:
+        async with gate:
+            return await api.get(f"/campaigns/{campaign_id}")
+
+    campaigns = await asyncio.gather(*(one(c["id"]) for c in listed))
     if me.roles & ACROSS_UNITS:
         return list(campaigns)
     return [c for c in campaigns if any(u["unit_code"] == me.unit_code for u in c["units"])]
