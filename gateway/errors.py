@@ -48,9 +48,7 @@ def answer(problem: Problem) -> JSONResponse:
 
 
 def _retry_later(code: str, seconds: int, detail: str) -> JSONResponse:
-    response = problem_response(503, code, detail, retry_after=seconds)
-    response.headers["Retry-After"] = str(seconds)
-    return response
+    return answer(Problem(503, code, detail, retry_after=seconds))
 
 
 def install(app: FastAPI) -> None:

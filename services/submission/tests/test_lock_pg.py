@@ -64,6 +64,9 @@ def test_a_write_that_passes_the_instant_before_commit_is_rolled_back(
     entry = pg_session.scalars(select(Entry).where(Entry.code == "2.1")).one()
     assert (entry.score, entry.version) == (1, 2)
     assert len(pg_session.scalars(select(Change)).all()) == 1
+    # Saves publish no event; the refused one left none behind either.
+    assert pg_session.execute(select(outbox).where(
+        outbox.c.event_type != WINDOW_OPENED)).all() == []
 
 
 def test_a_commit_that_starts_after_the_instant_never_commits(
