@@ -16,6 +16,7 @@ import eventlet
 import eventlet.semaphore
 from eventlet.green import subprocess
 from nameko.extensions import DependencyProvider
+from prometheus_client import Counter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.config import settings
@@ -60,8 +61,9 @@ def check_in_subprocess(path: Path, trust_roots: Path | None, timeout: float,
 
     pyhanko's tokenizer reads byte by byte in Python: a crafted 20 MB file keeps it busy
     for a minute, holding the GIL. A child process has a hard time limit and a memory
-    limit, holds no lock of ours, and costs half a second of start-up, paid once per
-    content (dedup). At most ``concurrency`` run at once.
+    limit and holds no lock of ours. Children are kept warm between checks (``Checker``);
+    one that timed out, failed or found a file unreadable is killed and replaced. At most
+    ``concurrency`` checks run at once.
     """
     cfg = CheckSettings()
     memory_bytes = memory_bytes or cfg.check_memory_bytes
@@ -76,26 +78,79 @@ def check_in_subprocess(path: Path, trust_roots: Path | None, timeout: float,
         slot.release()
 
 
+CHECKERS_STARTED = Counter(
+    "cchc_evidence_checkers_started",
+    "Signature-checking children started (a new one after a timeout, a failure, an "
+    "unreadable file or RECYCLE_AFTER checks).")
+# A child has parsed untrusted files: after this many it makes way for a fresh one.
+RECYCLE_AFTER = 200
+
+
+class CheckerGone(Exception):
+    """The child exited (its memory limit, a crash) before it answered."""
+
+
+class Checker:
+    """One warm checking child: Python started and pyhanko imported once."""
+
+    def __init__(self, memory_bytes: int) -> None:
+        # stderr is the service's own: what a dying child says lands in its log.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.evidence.signatures", "--serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            preexec_fn=_memory_limit(memory_bytes))  # noqa: PLW1509
+        self.checks = 0
+        CHECKERS_STARTED.inc()
+
+    def check(self, path: Path, trust_roots: Path | None) -> dict[str, Any]:
+        request = json.dumps({"path": str(path), "roots": str(trust_roots or "")})
+        try:
+            self.process.stdin.write(request.encode() + b"\n")
+            self.process.stdin.flush()
+            answer = self.process.stdout.readline()
+        except (BrokenPipeError, ConnectionError) as exc:
+            raise CheckerGone(str(exc)) from None
+        if not answer:
+            raise CheckerGone(f"exit code {self.process.wait()}")
+        self.checks += 1
+        return json.loads(answer)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+# Idle children by their memory limit; never more than the concurrency's slots.
+_idle: dict[int, list[Checker]] = {}
+
+
+def warm(count: int, memory_bytes: int) -> None:
+    """Starts ``count`` idle children now, so the first uploads of the day do not each
+    wait for Python and pyhanko to start."""
+    idle = _idle.setdefault(memory_bytes, [])
+    idle.extend(Checker(memory_bytes) for _ in range(max(0, count - len(idle))))
+
+
 def _run_check(path: Path, trust_roots: Path | None, timeout: float,
                memory_bytes: int) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "services.evidence.signatures", str(path),
-            str(trust_roots or "")]
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             preexec_fn=_memory_limit(memory_bytes))  # noqa: PLW1509
-    # eventlet's Timeout rather than communicate(timeout=): the green module raises its
-    # own copy of TimeoutExpired, which no import of ours can name.
+    idle = _idle.setdefault(memory_bytes, [])
+    checker = idle.pop() if idle else Checker(memory_bytes)
+    # eventlet's Timeout: the pipe's read is green, the hub stays free meanwhile.
     try:
         with eventlet.Timeout(timeout):
-            out, err = child.communicate()
+            result = checker.check(path, trust_roots)
     except eventlet.Timeout:
-        child.kill()
-        child.wait()
+        checker.stop()
         return {"state": UNREADABLE, "signatures": [],
                 "reason": f"checking took longer than {timeout:g} s"}
-    if child.returncode != 0:
-        return {"state": UNREADABLE, "signatures": [],
-                "reason": f"checker failed: {err.decode(errors='replace')[-300:]}"}
-    return json.loads(out)
+    except CheckerGone as exc:
+        checker.stop()
+        return {"state": UNREADABLE, "signatures": [], "reason": f"checker failed: {exc}"}
+    if result["state"] == UNREADABLE or checker.checks >= RECYCLE_AFTER:
+        checker.stop()  # a hostile file may have left it bloated or half-broken
+    else:
+        idle.append(checker)
+    return result
 
 
 @dataclass
@@ -132,6 +187,7 @@ class EvidenceFiles(DependencyProvider):
     def setup(self) -> None:
         cfg = CheckSettings()
         self.files = Files(open_store(settings().data_dir), cfg.trust_roots, cfg.check_timeout)
+        warm(cfg.check_concurrency, cfg.check_memory_bytes)
 
     def get_dependency(self, worker_ctx: Any) -> Files:
         return self.files

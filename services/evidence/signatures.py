@@ -6,9 +6,10 @@ the province trusts, who signed and when, and whether the file was changed after
 signing. Nothing is fetched (no OCSP, no CRL download): the trust list is a folder of
 PEM roots (``CCHC_EVIDENCE_TRUST_ROOTS``).
 
-Plain blocking code, run as ``python -m services.evidence.signatures <pdf> <roots>``
-by the evidence service (``files.check_in_subprocess``): parsing is CPU work with no
-upper bound on a hostile file, and a child process can be given a time limit.
+Plain blocking code, run by the evidence service in warm child processes
+(``python -m services.evidence.signatures --serve``, ``files.check_in_subprocess``):
+parsing is CPU work with no upper bound on a hostile file, and a child process can be
+given a time limit and killed.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, TextIO
 
 from asn1crypto import pem, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -154,8 +156,30 @@ def check_pdf(path: Path, roots: list[x509.Certificate]) -> dict[str, Any]:
     return {"state": state, "signatures": results}
 
 
+def serve(requests: Iterable[str], answers: TextIO) -> None:
+    """One check per request line ``{"path", "roots"}``, one JSON line back each.
+
+    The evidence service keeps a few of these children warm (``files.Checker``):
+    starting Python and importing pyhanko cost 0.65 s of CPU per file, the check of a
+    1 MB signed PDF about 25 ms. The trust list is read at every request, so a root
+    added to the folder counts at once.
+    """
+    # pyhanko logs a failed chain as a traceback; the result already says why.
+    logging.disable(logging.CRITICAL)
+    for line in requests:
+        request = json.loads(line)
+        roots = load_trust_roots(Path(request["roots"])) if request.get("roots") else []
+        answers.write(json.dumps(check_pdf(Path(request["path"]), roots),
+                                 ensure_ascii=False) + "\n")
+        answers.flush()
+
+
 def main(argv: list[str]) -> int:
-    """``<pdf> [<trust roots folder>]`` → the result as JSON on stdout."""
+    """``--serve``: checks requested on stdin (``serve``); ``<pdf> [<trust roots
+    folder>]``: that one file's result as JSON on stdout."""
+    if argv[:1] == ["--serve"]:
+        serve(sys.stdin, sys.stdout)
+        return 0
     roots = load_trust_roots(Path(argv[1])) if len(argv) > 1 and argv[1] else []
     json.dump(check_pdf(Path(argv[0]), roots), sys.stdout, ensure_ascii=False)
     return 0

@@ -91,3 +91,32 @@ def test_checks_beyond_the_concurrency_cap_wait_then_are_refused(tmp_path: Path,
     finally:
         slot.release()
     assert check_in_subprocess(path, None, 20, concurrency=1)["state"] == "untrusted"
+
+
+def test_checkers_stay_warm_between_files_and_are_replaced_after_a_bad_one(
+    tmp_path: Path, ca: CA
+) -> None:
+    """Starting Python and pyhanko cost 0.65 s of CPU per file: a child checks many,
+    until a file it could not read (it may be left bloated), which it does not outlive."""
+    from services.evidence.files import CHECKERS_STARTED
+
+    def started() -> float:
+        return CHECKERS_STARTED._value.get()
+
+    memory = 700 * 1024 * 1024  # a pool of its own, apart from other tests' children
+    good = tmp_path / "good.pdf"
+    good.write_bytes(sign(plain_pdf(), ca.signer()))
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\nnot a pdf at all\nstartxref\n9\n%%EOF\n")
+
+    before = started()
+    for _ in range(3):
+        assert check_in_subprocess(good, None, 20, memory_bytes=memory)["state"] == "untrusted"
+    assert started() - before == 1
+    cold = time.monotonic()
+    check_in_subprocess(good, None, 20, memory_bytes=memory)
+    warm_seconds = time.monotonic() - cold
+    assert check_in_subprocess(broken, None, 20, memory_bytes=memory)["state"] == "unreadable"
+    assert check_in_subprocess(good, None, 20, memory_bytes=memory)["state"] == "untrusted"
+    assert started() - before == 2
+    print(f"\na warm check took {warm_seconds * 1000:.0f} ms")
