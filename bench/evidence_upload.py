@@ -297,13 +297,24 @@ def fresh_vhost(vhost: str) -> str:
 
 
 def children_cpu(pid: int) -> float:
-    """CPU of the children ``pid`` has waited for (cutime + cstime in /proc): the
-    evidence service's signature checkers, which its own figure leaves out."""
+    """CPU of ``pid``'s children: those it has waited for (cutime + cstime in /proc) and
+    those still running (the evidence service keeps its signature checkers warm), which
+    its own figure leaves out."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[13]) + int(fields[14])
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(child[1]) == pid:
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def measure(pids: dict[str, int], checkers: int | None) -> dict[str, float]:
