@@ -88,12 +88,11 @@ class Service(ServiceBase):
             who = parse(Actor, actor)
             if stored.kind not in sniffing.ACCEPTED | {sniffing.OFFICE}:
                 raise _refused_type(stored.kind)
+            # The write check before the signature check: unassigned staff, an unknown
+            # criterion or an upload after the lock must not cost a check.
             context = self._criterion_context(assessment_id, code, who.model_dump())
             if not domain.type_accepted(stored.kind, context["form_allowed"]):
                 raise _refused_type(stored.kind)
-            # The write check before the signature check: unassigned staff or an upload
-            # after the lock must not cost a child process.
-            self.submission.check_writable(assessment_id, code, who.model_dump())
         except DomainError:
             self._forget_if_unused(stored.sha256)
             raise
@@ -181,13 +180,12 @@ class Service(ServiceBase):
                            actor: dict[str, Any]) -> dict[str, Any]:
         """The campaign's year and whether the criterion asks for a form.
 
-        Asked of the services that own them: the assessment (403/404 when the caller may
-        not see it), its campaign, and the criterion in the campaign's set.
+        Asked of the services that own them: submission, whether ``actor`` may write this
+        criterion now (403/404/423) and its campaign; criteria, the criterion in the
+        campaign's set. Not the whole assessment: its entries and their evidence grow
+        with every upload.
         """
-        assessment = self.submission.get_assessment_by_id(assessment_id, actor)
-        if code not in {e["code"] for e in assessment.get("entries", [])}:
-            raise not_found("tiêu chí / criterion", code)
-        campaign = self.submission.get_campaign(assessment["campaign_id"])
+        campaign = self.submission.check_writable(assessment_id, code, actor)
         catalog = self.criteria.get_catalog(campaign["catalog_id"])
         node = domain.find_node(catalog.get("nodes", []), code) or {}
         return {"year": campaign.get("year"), "form_allowed": bool(node.get("form_allowed"))}

@@ -227,13 +227,19 @@ class Entries:
         return self._idempotent(who, None, "attach_evidence", (), write)
 
     @rpc(expected_exceptions=DomainError)
-    def check_writable(self, assessment_id: int, code: str, actor: dict[str, Any]) -> None:
+    def check_writable(self, assessment_id: int, code: str,
+                       actor: dict[str, Any]) -> dict[str, Any]:
         """Raises what a write of this criterion by ``actor`` would raise now (403, 404,
         423), without writing: asked before costly work such as a PDF's signature check.
-        The write itself checks again; this only keeps refused callers from costing."""
+        The write itself checks again; this only keeps refused callers from costing.
+        Answers the campaign the criterion is scored in (its year and set), which is
+        all the evidence service needs to know of the assessment."""
         who = parse(Actor, actor)
         with transaction(self.db):
-            self._writable_entry(assessment_id, code, who)
+            assessment, _, _, _ = self._writable_entry(assessment_id, code, who)
+            campaign = self._campaign(assessment.campaign_id)
+            return {"campaign_id": campaign.id, "catalog_id": campaign.catalog_id,
+                    "year": campaign.year}
 
     @rpc(expected_exceptions=DomainError)
     def detach_evidence(self, assessment_id: int, code: str, evidence_id: str | int,

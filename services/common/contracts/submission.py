@@ -36,6 +36,7 @@ from services.common.contracts.submission_shapes import (
     Supplemented,
     Window,
     WindowKind,
+    Writable,
 )
 
 # The summary to sign carries "cchc-summary:<assessment id>:<digest>" (its PDF's
@@ -121,9 +122,9 @@ class SubmissionRpc(ServiceRpc, Protocol):
         """Called by the evidence service; same scope and lock as a save."""
         ...
 
-    def check_writable(self, assessment_id: int, code: str, actor: Actor) -> None:
+    def check_writable(self, assessment_id: int, code: str, actor: Actor) -> Writable:
         """Raises what a write of this criterion would (403, 404, 423) without writing;
-        evidence asks it before a signature check."""
+        evidence asks it before a signature check. Answers the criterion's campaign."""
         ...
 
     def detach_evidence(self, assessment_id: int, code: str, evidence_id: str | int,

@@ -76,6 +76,14 @@ class Progress(TypedDict):
     last_change: str | None
 
 
+class Writable(TypedDict):
+    """check_writable's answer: the campaign the criterion is scored in."""
+
+    campaign_id: int
+    catalog_id: int
+    year: int
+
+
 class AttachedEvidence(TypedDict):
     """A document of the evidence service as the entry keeps it (precheck reads them)."""
 

@@ -28,20 +28,14 @@ class Submission:
     name = "submission"
 
     @rpc(expected_exceptions=DomainError)
-    def get_assessment_by_id(self, assessment_id: int, actor: dict) -> dict[str, Any]:
+    def check_writable(self, assessment_id: int, code: str, actor: dict) -> dict[str, Any]:
         if actor.get("unit_code") != "X1":
             raise DomainError("not_your_unit", "Không phải đơn vị của bạn / not your unit", 403)
-        return {"id": assessment_id, "campaign_id": 3, "unit_code": "X1",
-                "entries": [{"code": "2.3"}, {"code": LOCKED_CODE}]}
-
-    @rpc
-    def get_campaign(self, campaign_id: int) -> dict[str, Any]:
-        return {"id": campaign_id, "year": 2023, "catalog_id": 11}
-
-    @rpc(expected_exceptions=DomainError)
-    def check_writable(self, assessment_id: int, code: str, actor: dict) -> None:
+        if code not in {"2.3", LOCKED_CODE}:
+            raise DomainError("not_found", "Không tìm thấy tiêu chí / criterion not found", 404)
         if code == LOCKED_CODE:
             raise DomainError("window_locked", "Đã hết hạn, phần mềm đã khóa / locked", 423)
+        return {"campaign_id": 3, "catalog_id": 11, "year": 2023}
 
     @rpc(expected_exceptions=DomainError)
     def attach_evidence(self, assessment_id: int, code: str, evidence: dict,

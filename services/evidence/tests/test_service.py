@@ -25,10 +25,13 @@ META = {"doc_number": "25/BC-UBND", "doc_date": "2023-03-31",
 @pytest.fixture
 def service(session: Session, store: ObjectStore, trust_dir: Path):
     svc = worker_factory(Service, db=session, files=Files(store, trust_dir))
-    svc.submission.get_assessment_by_id.return_value = {
-        "id": 7, "campaign_id": 3, "unit_code": "X1",
-        "entries": [{"code": "1.1"}, {"code": "2.3"}, {"code": "5.1"}]}
-    svc.submission.get_campaign.return_value = {"id": 3, "year": 2023, "catalog_id": 11}
+
+    def check_writable(assessment_id: int, code: str, actor: dict) -> dict:
+        if code not in {"1.1", "2.3", "5.1"}:
+            raise DomainError("not_found", "Không tìm thấy tiêu chí / criterion not found", 404)
+        return {"campaign_id": 3, "catalog_id": 11, "year": 2023}
+
+    svc.submission.check_writable.side_effect = check_writable
     svc.criteria.get_catalog.return_value = {"id": 11, "nodes": [
         {"code": "1", "children": [{"code": "1.1", "form_allowed": False}]},
         {"code": "2", "children": [{"code": "2.3"}]},
@@ -136,7 +139,7 @@ def test_unknown_criterion_or_unseen_assessment_keeps_nothing(service, session) 
     with pytest.raises(DomainError) as err:
         upload(service, plain_pdf(), code="9.9")
     assert err.value.status == 404
-    service.submission.get_assessment_by_id.side_effect = DomainError(
+    service.submission.check_writable.side_effect = DomainError(
         "not_your_unit", "Không phải đơn vị của bạn / not your unit", 403)
     with pytest.raises(DomainError) as err:
         upload(service, plain_pdf())
