@@ -294,14 +294,13 @@ class Entries:
             now = persistence.server_now(self.db)
         entry.version += 1
         entry.updated_at, entry.updated_by = now, who.username
-        after = entry_snapshot(entry)
-        persistence.record_change(self.db, assessment.id, entry.code, action, who.username, now,
-                            before, after)
-        self.db.flush()
-        # Totals over this transaction's scores (this entry's row included), added up
-        # by the database; only the row of this entry is locked exclusively meanwhile.
-        result = scoring.result_from_sums(*persistence.applicable_sums(self.db, assessment.id),
-                                          campaign.bands).as_json(index_cents=True)
+        # Totals over the committed scores of the other entries and this one's new
+        # score, added up by the database; only this entry's row is locked exclusively.
+        sums = persistence.write_entry(self.db, entry, {
+            "assessment_id": assessment.id, "code": entry.code, "action": action,
+            "actor": who.username, "at": now, "before": before,
+            "after": entry_snapshot(entry)})
+        result = scoring.result_from_sums(*sums, campaign.bands).as_json(index_cents=True)
         # No event: a save is kept in the history row above, and nobody listens for
         # single saves; an outbox row per save was a fifth of the rush's CPU.
         return {**self._entry_out(entry, node), "totals": result}

@@ -28,7 +28,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, bindparam, case, func, select
+from sqlalchemy import (
+    LABEL_STYLE_TABLENAME_PLUS_COL,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from services.common import idempotency, windows
@@ -226,13 +234,60 @@ def _locked_rows_statements() -> tuple[Any, Any]:
 _LOCKED_ROWS, _LOCKED_ROWS_AND_CLOCK = _locked_rows_statements()
 
 
-def applicable_sums(session: Session, assessment_id: int) -> tuple[Any, Any]:
-    """Sum of the stored scores and of the maxima of the entries that apply, in SQL."""
-    row = session.execute(
-        select(func.sum(Entry.score), func.sum(Entry.max))
-        .where(Entry.assessment_id == assessment_id, Entry.not_applicable.is_(False))
-    ).one()
-    return row[0], row[1]
+# What a write to an entry sets; the rest of the row (its place, its maximum, whether
+# the council returned it, its assignee) only other writes change.
+_WRITTEN = ("inputs", "score", "not_applicable", "explanation", "evidence", "status",
+            "version", "updated_at", "updated_by")
+
+
+def write_entry(session: Session, entry: Entry, change: dict[str, Any]) -> tuple[Any, Any]:
+    """Stores ``entry``'s written fields and the history row ``change``; answers the
+    sums of the applicable scores and maxima of the whole assessment, ``entry`` as it
+    now is included.
+
+    The entry must be held FOR UPDATE. It leaves the session (the ORM would write it a
+    second time at commit): the row is written here by plain statements, on PostgreSQL
+    in one round trip with the history row and the sums. The ORM's flush of these two
+    rows and the separate sums query were a third of a save's CPU in the rush.
+    """
+    session.expunge(entry)
+    params: dict[str, Any] = {f"e_{name}": getattr(entry, name) for name in _WRITTEN}
+    params.update({f"c_{name}": value for name, value in change.items()})
+    params["e_id"], params["aid"] = entry.id, entry.assessment_id
+    if is_postgres(session):
+        row = session.execute(_WRITE_AND_SUM, params).one()
+    else:
+        session.execute(_WRITE, params)
+        session.execute(_RECORD, params)
+        row = session.execute(_OTHERS_SUMS, params).one()
+    total, maximum = row[0], row[1]
+    if not entry.not_applicable:
+        maximum = (maximum or 0) + entry.max
+        if entry.score is not None:
+            total = (total or 0) + entry.score
+    return total, maximum
+
+
+def _write_statements() -> tuple[Any, Any, Any, Any]:
+    """``write_entry``'s statements, built once (building them cost more than running)."""
+    entries, changes = Entry.__table__, Change.__table__
+    write = (update(entries).where(entries.c.id == bindparam("e_id"))
+             .values({name: bindparam(f"e_{name}", type_=entries.c[name].type)
+                      for name in _WRITTEN}))
+    record = insert(changes).values({
+        name: bindparam(f"c_{name}", type_=changes.c[name].type)
+        for name in ("assessment_id", "code", "action", "actor", "at", "before", "after")})
+    # The other entries only: a statement's snapshot does not see its own CTE's update,
+    # so the written entry is added by the caller from what it wrote.
+    others = (select(func.sum(entries.c.score), func.sum(entries.c.max))
+              .where(entries.c.assessment_id == bindparam("aid"),
+                     entries.c.not_applicable.is_(False), entries.c.id != bindparam("e_id")))
+    together = others.add_cte(write.returning(entries.c.id).cte("written"),
+                              record.returning(changes.c.id).cte("recorded"))
+    return write, record, others, together
+
+
+_WRITE, _RECORD, _OTHERS_SUMS, _WRITE_AND_SUM = _write_statements()
 
 
 def window_for(status: str) -> str:

@@ -90,8 +90,17 @@ def make_service(session: Session, criteria: Criteria) -> Service:
 
 
 @pytest.fixture
-def session(sqlite_url) -> Iterator[Session]:
-    yield from migrated_session("submission", sqlite_url)
+def session(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Session]:
+    """SQLite; a test parametrized with ``indirect=["session"]`` and "postgresql"
+    runs on a new PostgreSQL database instead (the two write entries differently)."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        yield from migrated_session("submission", request.getfixturevalue("pg_url"))
+    else:
+        yield from migrated_session("submission", sqlite_url)
+
+
+# For the tests whose rules both databases must keep the same way.
+both_databases = pytest.mark.parametrize("session", ["sqlite", "postgresql"], indirect=True)
 
 
 @pytest.fixture

@@ -51,13 +51,13 @@ def test_a_write_that_passes_the_instant_before_commit_is_rolled_back(
 ):
     aid = _campaign(pg_service, criteria, pg_session, locks=1.0)
     pg_service.save_entry(aid, "2.1", {"self_score": "1"}, LEADER)
-    real_sums = persistence.applicable_sums
+    real_write = persistence.write_entry
 
-    def slow_sums(*args):
+    def slow_write(*args):
         time.sleep(1.5)  # the instant passes while this write is under way
-        return real_sums(*args)
+        return real_write(*args)
 
-    monkeypatch.setattr(persistence, "applicable_sums", slow_sums)
+    monkeypatch.setattr(persistence, "write_entry", slow_write)
     with pytest.raises(DomainError) as err:
         pg_service.save_entry(aid, "2.1", {"self_score": "2"}, LEADER)
     assert (err.value.code, err.value.status) == ("window_locked", 423)
@@ -184,9 +184,7 @@ def test_a_save_costs_few_round_trips(pg_service: Service, pg_session, criteria,
         "SELECT",  # assessment and entry, unlocked: the cheap refusals
         "SELECT",  # assessment and window FOR SHARE, entry FOR UPDATE; then, outside
                    # the locking subquery, clock_timestamp(): open now? (arms the check)
-        "INSERT",  # the history row (one flush: the unit of work inserts first)
-        "UPDATE",  # the entry
-        "SELECT",  # the totals, summed by the database
+        "WITH",    # the entry, its history row and the totals: one statement
         "INSERT",  # the idempotency key's answer (no outbox event: history is the record)
         "COMMIT",  # refused by the trigger if the instant has passed meanwhile
     ], "\n".join(statements)
@@ -198,7 +196,7 @@ def test_a_save_costs_few_round_trips(pg_service: Service, pg_session, criteria,
     assert again["version"] == 4
     # The same inputs again: the score is known, so no unlocked read and no call.
     assert [s.split()[0] for s in statements] == [
-        "SELECT", "INSERT", "UPDATE", "SELECT", "COMMIT",
+        "SELECT", "WITH", "COMMIT",
     ], "\n".join(statements)
     assert [c[0] for c in pg_service.criteria.method_calls] == ["score_entry"]
 

@@ -16,6 +16,7 @@ from services.submission.tests.conftest import (
     OTHER,
     SET,
     STAFF,
+    both_databases,
     window,
 )
 
@@ -100,6 +101,7 @@ def test_scores_come_from_the_criteria_rules(service, campaign):
     assert fail(service.save_entry, c["X1"], "1", {"self_score": 1}, LEADER).status == 404
 
 
+@both_databases
 def test_not_applicable_leaves_total_and_maximum(service, campaign):
     c = campaign()
     service.save_entry(c["X1"], "1.1", {"option": "Đúng thời hạn"}, LEADER)
@@ -112,6 +114,7 @@ def test_not_applicable_leaves_total_and_maximum(service, campaign):
     assert err.code == "not_applicable_not_allowed"
 
 
+@both_databases
 def test_totals_match_the_criteria_services_compute_result(service, campaign, criteria,
                                                            session):
     """The totals are added up here; the criteria service must give the same answer."""
