@@ -27,7 +27,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     actor_secret()  # outside development, no start without the key actors are signed with
     app.state.rpc = RpcClient(settings.amqp_uri, timeout=settings.rpc_timeout,
-                              max_in_flight=settings.rpc_max_in_flight)
+                              max_in_flight=settings.rpc_max_in_flight,
+                              admission_wait=settings.rpc_admission_wait)
     await app.state.rpc.connect()
     app.state.openid = OpenIdClient(settings)
     try:

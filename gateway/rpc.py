@@ -15,6 +15,7 @@ back.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import time
 import uuid
@@ -85,13 +86,20 @@ LISTENERS_TTL = 1.0
 
 
 class RpcClient:
-    def __init__(self, amqp_uri: str, timeout: float = 10.0, max_in_flight: int = 0) -> None:
+    def __init__(self, amqp_uri: str, timeout: float = 10.0, max_in_flight: int = 0,
+                 admission_wait: float = 0.0) -> None:
         self.amqp_uri = amqp_uri
         self.timeout = timeout
         # Past capacity a call would only wait in the service's queue, and every call
-        # behind it longer: refused at once instead (503 with Retry-After). 0: no bound.
+        # behind it longer: refused instead (503 with Retry-After). 0: no bound.
         self.max_in_flight = max_in_flight
+        # ...but a call that finds every place taken waits this long for one to free,
+        # in line behind at most ``max_in_flight`` others, before it is refused: a
+        # short burst is served in milliseconds instead of costing a second's retry,
+        # and a refusal still comes within this time.
+        self.admission_wait = admission_wait
         self._in_flight: dict[str, int] = {}
+        self._waiting: dict[str, collections.deque[asyncio.Future[None]]] = {}
         self._pending: dict[str, asyncio.Future[Any]] = {}
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._probe_channel: aio_pika.abc.AbstractChannel | None = None
@@ -157,12 +165,10 @@ class RpcClient:
         self, service: str, method: str, *args: Any, timeout: float | None = None, **kwargs: Any
     ) -> Any:
         timeout = timeout or self.timeout
-        in_flight = self._in_flight.get(service, 0)
-        if self.max_in_flight and in_flight >= self.max_in_flight:
+        if not await self._admitted(service):
             RPC_REFUSED.labels(service).inc()
             RPC_CALLS.labels(service, method, "overloaded").inc()
-            raise Overloaded(f"{service}: {in_flight} calls already in flight")
-        self._in_flight[service] = in_flight + 1
+            raise Overloaded(f"{service}: {self.max_in_flight} calls already in flight")
         RPC_IN_FLIGHT.labels(service).inc()
         correlation_id = uuid.uuid4().hex
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -195,11 +201,46 @@ class RpcClient:
             outcome = "unavailable"
             raise
         finally:
-            self._in_flight[service] -= 1
+            self._release(service)
             RPC_IN_FLIGHT.labels(service).dec()
             self._pending.pop(correlation_id, None)
             RPC_CALLS.labels(service, method, outcome).inc()
             RPC_SECONDS.labels(service, method).observe(time.perf_counter() - started)
+
+    async def _admitted(self, service: str) -> bool:
+        """Takes one of the service's places, waiting ``admission_wait`` at most."""
+        in_flight = self._in_flight.get(service, 0)
+        if not self.max_in_flight or in_flight < self.max_in_flight:
+            self._in_flight[service] = in_flight + 1
+            return True
+        line = self._waiting.setdefault(service, collections.deque())
+        if not self.admission_wait or len(line) >= self.max_in_flight:
+            return False
+        place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        line.append(place)
+        try:
+            await asyncio.wait_for(asyncio.shield(place), self.admission_wait)
+        except TimeoutError:
+            if place.done():  # handed over just as the wait ran out: it is ours
+                return True
+            line.remove(place)
+            return False
+        except BaseException:
+            # Cancelled while waiting (the client went away): give back what was handed.
+            if place.done():
+                self._release(service)
+            else:
+                line.remove(place)
+            raise
+        return True
+
+    def _release(self, service: str) -> None:
+        """Hands the place to the first call still waiting for one, or frees it."""
+        line = self._waiting.get(service)
+        if line:
+            line.popleft().set_result(None)
+            return
+        self._in_flight[service] -= 1
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         future = self._pending.get(message.correlation_id or "")

@@ -169,3 +169,58 @@ async def test_past_its_bound_a_call_is_refused_at_once_and_nothing_is_sent(
         await queue.cancel(tag)
         await queue.delete(if_unused=False, if_empty=False)
         await conn.close()
+
+
+async def test_past_its_bound_a_call_waits_briefly_for_a_place_then_is_refused(
+        amqp_uri: str) -> None:
+    """With an admission wait, a call that finds every place taken waits for one, in
+    line behind at most ``max_in_flight`` others: it is sent as soon as a call ends, or
+    refused when the wait runs out; a call finding the line full is refused at once."""
+    service = f"line{uuid.uuid4().hex[:6]}"
+    conn = await aio_pika.connect(amqp_uri)
+    channel = await conn.channel()
+    await channel.set_qos(prefetch_count=20)
+    queue = await _rpc_queue(channel, service)
+    held: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+    async def hold(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        held.append(message)
+
+    tag = await queue.consume(hold)
+    client = RpcClient(amqp_uri, max_in_flight=2, admission_wait=0.3)
+    await client.connect()
+    loop = asyncio.get_running_loop()
+    try:
+        # Two in flight, ending (timing out) after 0.2 s.
+        first = [asyncio.ensure_future(client.call(service, "health", timeout=0.2))
+                 for _ in range(2)]
+        await asyncio.sleep(0.05)
+        # Two wait in line; they get the places the first two leave.
+        started = loop.time()
+        waiting = [asyncio.ensure_future(client.call(service, "health", timeout=0.5))
+                   for _ in range(2)]
+        await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded):  # the line is full: refused at once
+            await client.call(service, "health", timeout=5)
+        assert loop.time() - started < 0.05
+        for call in first:
+            with pytest.raises(RpcTimeout):
+                await call
+        await asyncio.sleep(0.05)
+        assert len(held) == 4  # the two that waited were sent when places freed
+        assert loop.time() - started < 0.3
+        # Nothing frees within the wait now: refused after it, and never sent.
+        started = loop.time()
+        with pytest.raises(Overloaded):
+            await client.call(service, "health", timeout=5)
+        assert 0.25 <= loop.time() - started < 0.45
+        for call in waiting:
+            with pytest.raises(RpcTimeout):
+                await call
+        assert len(held) == 4
+        assert client._in_flight[service] == 0 and not client._waiting[service]
+    finally:
+        await client.close()
+        await queue.cancel(tag)
+        await queue.delete(if_unused=False, if_empty=False)
+        await conn.close()
