@@ -10,8 +10,9 @@ pg8000 (bench/pg_drivers.py).
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql.base import Executable
 
 from services.common.config import database_url
 
@@ -96,6 +98,51 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError() from exc
 
 
+def prepare(engine: Engine, statements: Mapping[str, Executable]) -> None:
+    """Runs ``statements`` as server-side prepared statements on PostgreSQL.
+
+    psycopg2 sends every statement as text, which PostgreSQL parses and plans anew each
+    time: for the save's locked read that was three quarters of its server CPU (0.30 ms
+    of 0.08 ms executed prepared, measured on its database). Each new connection
+    PREPAREs them once; afterwards the text SQLAlchemy compiles for one of them is
+    swapped, just before it is sent, for ``EXECUTE name(...)`` with the same parameters,
+    already converted by SQLAlchemy, so results come back exactly as before. A
+    statement compiled differently (another dialect option) is simply sent as text.
+    Needs connections of its own (no PgBouncer in transaction mode). SQLite: nothing.
+    """
+    if engine.dialect.name != "postgresql" or not statements:
+        return
+    preparing: list[str] = []
+    swaps: dict[str, str] = {}
+    for name, statement in statements.items():
+        sql = str(statement.compile(dialect=engine.dialect))
+        order: list[str] = []
+
+        def number(found: re.Match[str], order: list[str] = order) -> str:
+            if found.group(1) not in order:
+                order.append(found.group(1))
+            return f"${order.index(found.group(1)) + 1}"
+
+        preparing.append(f"PREPARE {name} AS {_PYFORMAT.sub(number, sql)}")
+        swaps[sql] = f"EXECUTE {name}({', '.join(f'%({key})s' for key in order)})"
+
+    @event.listens_for(engine, "connect")
+    def _prepare(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        for sql in preparing:
+            cursor.execute(sql)
+        cursor.close()
+        dbapi_conn.commit()
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _swap(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+              _executemany: bool) -> tuple[str, Any]:
+        return swaps.get(statement, statement), parameters
+
+
+_PYFORMAT = re.compile(r"%\((\w+)\)s")
+
+
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
@@ -108,8 +155,11 @@ class Database(DependencyProvider):
     breaks eventlet's hub (sqlalchemy#8974).
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None,
+                 prepared: Mapping[str, Executable] | None = None) -> None:
         self.url = url
+        # The service's hottest statements, prepared on PostgreSQL (``prepare``).
+        self.prepared = prepared or {}
         self.engine: Engine | None = None
         self.sessions: dict[Any, Session] = {}
 
@@ -118,6 +168,7 @@ class Database(DependencyProvider):
             self.container.service_name
         )
         self.engine = make_engine(url)
+        prepare(self.engine, self.prepared)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
 
     def stop(self) -> None:

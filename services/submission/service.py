@@ -22,11 +22,13 @@ from services.common.contracts import (
     IDENTITY,
     SUBMISSION,
 )
+from services.common.db import Database
 from services.submission import (
     campaigns,
     entries,
     gauges,
     lifecycle,
+    persistence,
     rounds,
     views,
 )
@@ -36,6 +38,8 @@ class Service(campaigns.Campaigns, entries.Entries, lifecycle.Lifecycle, views.V
               rounds.RoundTwo, ServiceBase):
     name = SUBMISSION
 
+    # A save's two statements, prepared once per connection on PostgreSQL.
+    db = Database(prepared=persistence.PREPARED)
     criteria = RpcProxy(CRITERIA)
     identity = RpcProxy(IDENTITY)
     evidence = RpcProxy(EVIDENCE)

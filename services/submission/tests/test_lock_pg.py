@@ -7,9 +7,10 @@ from datetime import timedelta
 import eventlet
 import pytest
 from sqlalchemy import event, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.contracts import WINDOW_OPENED
+from services.common.db import make_engine, prepare
 from services.common.errors import DomainError
 from services.common.outbox import outbox
 from services.conftest import migrated_session
@@ -232,3 +233,28 @@ def test_the_clock_a_save_reads_is_read_after_its_row_locks(
         with pytest.raises(DomainError) as err:
             writer.wait()
         assert (err.value.code, err.value.status) == ("window_locked", 423)
+
+
+def test_a_save_runs_its_two_statements_prepared(pg_service, pg_session, criteria, pg_url):
+    """The service prepares the save's statements (Database(prepared=...)): the text
+    SQLAlchemy compiles at run time must be the one prepared, or they go as text."""
+    aid = _campaign(pg_service, criteria, pg_session, locks=3600)
+    pg_service.save_entry(aid, "2.1", {"self_score": "1.5"}, LEADER)  # the cached path next
+    assert Service.db.prepared is persistence.PREPARED
+    engine = make_engine(pg_url)
+    prepare(engine, persistence.PREPARED)
+    sent: list[str] = []
+    event.listen(engine, "after_cursor_execute",
+                 lambda _c, _cur, statement, *_: sent.append(statement.split("(")[0]))
+    session = sessionmaker(engine, expire_on_commit=False)()
+    try:
+        saved = make_service(session, criteria).save_entry(
+            aid, "2.1", {"self_score": "1.5", "explanation": "đã chuẩn bị"}, LEADER)
+    finally:
+        session.close()
+        engine.dispose()
+    assert sent == ["EXECUTE cchc_save_locked_rows", "EXECUTE cchc_save_write"], sent
+    assert (saved["version"], saved["totals"]["total"]) == (3, "1.5")
+    history = pg_session.scalars(select(Change).order_by(Change.id)).all()
+    assert [(c.after["score"], c.after["explanation"]) for c in history[-1:]] == [
+        ("1.5", "đã chuẩn bị")]
