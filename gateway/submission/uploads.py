@@ -10,14 +10,13 @@ service sweeps when nothing records them; a retried upload lands on the same obj
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, BinaryIO
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.errors import Problem
 from services.common.contracts import SIGNED_SUMMARY_PREFIX
-from services.common.objectstore import FileTooLarge, Ingest, ObjectStore
+from services.common.objectstore import FileTooLarge, ObjectStore
 from services.common.sniffing import sniff_kind
 
 PREFIX = SIGNED_SUMMARY_PREFIX
@@ -32,25 +31,22 @@ class UploadSettings(BaseSettings):
 def store_signed_summary(store: ObjectStore, source: BinaryIO, filename: str) -> dict[str, Any]:
     """Streams the upload into ``store``; runs in a worker thread, never on the loop."""
     limit = UploadSettings().max_signed_summary_bytes
-    ingest = Ingest(source, limit)
-    incoming = f"incoming/{uuid.uuid4().hex}"
     try:
-        store.put(incoming, ingest)  # type: ignore[arg-type]
+        with store.receive(source, limit) as upload:
+            seen = upload.seen
+            if sniff_kind(seen.head) != "pdf":
+                raise Problem(415, "unsupported_media_type", "Bảng tổng hợp đã ký phải là tệp "
+                              "PDF / the signed summary must be a PDF")
+            key = f"{PREFIX}{seen.sha256}.pdf"
+            # An object already there was stored by an earlier sending (accepted, or in
+            # flight): only one this upload created may be removed when the sending is
+            # refused.
+            created = upload.keep(key)
     except FileTooLarge:
-        store.delete(incoming)
         raise Problem(413, "too_large", "Tệp quá lớn / file too large "
                       f"(tối đa / at most {limit} bytes)") from None
-    if sniff_kind(ingest.head) != "pdf":
-        store.delete(incoming)
-        raise Problem(415, "unsupported_media_type",
-                      "Bảng tổng hợp đã ký phải là tệp PDF / the signed summary must be a PDF")
-    key = f"{PREFIX}{ingest.sha256}.pdf"
-    # An object already there was stored by an earlier sending (accepted, or in flight):
-    # only one this upload created may be removed when the sending is refused.
-    created = not store.exists(key)
-    store.promote(incoming, key)
-    return {"ref": key, "filename": filename or "summary.pdf", "sha256": ingest.sha256,
-            "size": ingest.size, "created": created}
+    return {"ref": key, "filename": filename or "summary.pdf", "sha256": seen.sha256,
+            "size": seen.size, "created": created}
 
 
 def forget_signed_summary(store: ObjectStore, stored: dict[str, Any]) -> None:

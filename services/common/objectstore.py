@@ -6,25 +6,34 @@ files back to check signatures and deletes them, submission keeps signed summari
 therefore imports neither nameko nor eventlet nor asyncio: every call is plain,
 blocking I/O that the gateway runs in a thread and the services run in a green thread.
 
-Objects are content-addressed: an upload first goes to ``incoming/<uuid>``; once its
-SHA-256 is known it is promoted to ``sha256/<hex>``, or dropped when that object already
-exists. One stored object per content, however many criteria link to it.
+Objects are content-addressed: one stored object per content, however many criteria
+link to it. An upload is first read to its end into a holding place of the store's while
+it is hashed and measured (``ObjectStore.receive``); once its SHA-256 is known, it is kept
+under ``sha256/<hex>`` unless that key already holds an object, and the holding place is
+dropped. The folder store holds it in ``incoming/<uuid>`` and renames it to its key. S3
+holds it in a temporary file of the process (in memory up to ``PART_SIZE``): one HEAD and,
+when the content is new, one PUT straight to its key (multipart past ``PART_SIZE``), where
+an object in ``incoming/`` would cost the server a PUT, a copy and a delete besides. Two
+identical uploads at once both write the same bytes to the same key: still one object.
+``incoming/`` then holds only what a folder store's crashed writer left behind, and
+leftovers of S3 uploads from before they were spooled; the evidence service sweeps both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 
 from minio import Minio
-from minio.commonconfig import CopySource
 from minio.error import S3Error
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -60,12 +69,24 @@ def object_key(sha256: str) -> str:
     return f"sha256/{sha256}"
 
 
-class ObjectStore(Protocol):
-    def put(self, key: str, source: BinaryIO) -> None:
-        """Copy ``source`` until EOF into ``key``, a chunk at a time."""
+class Received(Protocol):
+    """An upload read to its end into the store's holding place, not yet under its key."""
 
-    def promote(self, incoming_key: str, key: str) -> None:
-        """Move an upload to its final key, or drop it when the key already holds it."""
+    seen: Ingest
+
+    def keep(self, key: str) -> bool:
+        """Store it under ``key`` unless the key already holds an object (being keyed by
+        content, the same bytes); True when this call stored it."""
+
+
+class ObjectStore(Protocol):
+    def put(self, key: str, source: BinaryIO, length: int = -1) -> None:
+        """Copy ``source`` until EOF (or ``length`` bytes, when known) into ``key``."""
+
+    def receive(self, source: BinaryIO, limit: int) -> AbstractContextManager[Received]:
+        """Read ``source`` to its end into a holding place, hashing it on the way; what
+        is not kept by the end of the block is dropped. Past ``limit`` bytes it raises
+        ``FileTooLarge`` and nothing is kept."""
 
     def exists(self, key: str) -> bool: ...
 
@@ -95,23 +116,25 @@ class FolderStore:
             raise ValueError(f"key outside the store: {key}")
         return path
 
-    def put(self, key: str, source: BinaryIO) -> None:
+    def put(self, key: str, source: BinaryIO, length: int = -1) -> None:
         path = self._path(key)
         try:
             with open(path, "wb") as out:
-                while chunk := source.read(CHUNK):
-                    out.write(chunk)
+                shutil.copyfileobj(source, out, CHUNK)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
 
-    def promote(self, incoming_key: str, key: str) -> None:
-        source, target = self._path(incoming_key), self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            source.unlink(missing_ok=True)
-        else:
-            os.replace(source, target)
+    @contextmanager
+    def receive(self, source: BinaryIO, limit: int) -> Iterator[Received]:
+        # Written inside the store's folder, so keeping it is a rename on one file system.
+        incoming = f"incoming/{uuid.uuid4().hex}"
+        try:
+            seen = Ingest(source, limit)
+            self.put(incoming, seen)  # type: ignore[arg-type]
+            yield _InFolder(self, seen, self._path(incoming))
+        finally:
+            self._path(incoming).unlink(missing_ok=True)
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
@@ -152,16 +175,21 @@ class S3Store:
                        region=cfg.s3_region)
         return cls(client, cfg.s3_bucket)
 
-    def put(self, key: str, source: BinaryIO) -> None:
-        # Unknown length: minio sends a multipart upload, one PART_SIZE buffer at a time;
-        # parallel parts would multiply the memory an upload holds.
-        self.client.put_object(self.bucket, key, source, length=-1, part_size=PART_SIZE,
+    def put(self, key: str, source: BinaryIO, length: int = -1) -> None:
+        # minio sends one PUT up to PART_SIZE, past it a multipart upload, one PART_SIZE
+        # buffer at a time; parallel parts would multiply the memory an upload holds.
+        self.client.put_object(self.bucket, key, source, length=length, part_size=PART_SIZE,
                                num_parallel_uploads=1)
 
-    def promote(self, incoming_key: str, key: str) -> None:
-        if not self.exists(key):
-            self.client.copy_object(self.bucket, key, CopySource(self.bucket, incoming_key))
-        self.delete(incoming_key)
+    @contextmanager
+    def receive(self, source: BinaryIO, limit: int) -> Iterator[Received]:
+        # Held in memory up to PART_SIZE: minio reads a file that small whole into memory
+        # for its one PUT anyway. Larger ones roll over to an unnamed temporary file,
+        # which the OS removes even when the process dies.
+        with tempfile.SpooledTemporaryFile(max_size=PART_SIZE, prefix="cchc-upload-") as spool:
+            seen = Ingest(source, limit)
+            shutil.copyfileobj(seen, spool, CHUNK)
+            yield _Spooled(self, seen, spool)
 
     def exists(self, key: str) -> bool:
         try:
@@ -239,24 +267,40 @@ class Ingest:
         return self._hash.hexdigest()
 
 
+@dataclass
+class _InFolder:
+    store: FolderStore
+    seen: Ingest
+    path: Path
+
+    def keep(self, key: str) -> bool:
+        target = self.store._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            return False
+        os.replace(self.path, target)
+        return True
+
+
+@dataclass
+class _Spooled:
+    store: S3Store
+    seen: Ingest
+    spool: IO[bytes]
+
+    def keep(self, key: str) -> bool:
+        if self.store.exists(key):
+            return False
+        self.spool.seek(0)
+        self.store.put(key, self.spool, self.seen.size)  # type: ignore[arg-type]
+        return True
+
+
 def store_upload(store: ObjectStore, source: BinaryIO, limit: int) -> Ingest:
     """Stream ``source`` into the store under its content hash; returns what was seen.
 
     Raises ``FileTooLarge`` (nothing kept) when the upload passes ``limit``.
     """
-    ingest = Ingest(source, limit)
-    incoming = f"incoming/{uuid.uuid4().hex}"
-    try:
-        store.put(incoming, ingest)  # type: ignore[arg-type]
-    except BaseException:
-        _forget(store, incoming)
-        raise
-    store.promote(incoming, object_key(ingest.sha256))
-    return ingest
-
-
-def _forget(store: ObjectStore, key: str) -> None:
-    try:
-        store.delete(key)
-    except Exception:  # the original error matters more than a leftover upload
-        pass
+    with store.receive(source, limit) as upload:
+        upload.keep(object_key(upload.seen.sha256))
+    return upload.seen

@@ -6,13 +6,16 @@ server is started one way everywhere.
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from minio import Minio
-from moto.server import ThreadedMotoServer
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 from services.common.objectstore import FolderStore, ObjectStore, S3Store
 
@@ -22,15 +25,32 @@ REGION = "us-east-1"
 
 
 @contextmanager
-def moto_s3() -> Iterator[str]:
-    """moto's S3 served over HTTP on loopback; yields its ``host:port``."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+def moto_s3(requests: list[str] | None = None) -> Iterator[str]:
+    """moto's S3 served over HTTP on loopback; yields its ``host:port``.
+
+    With ``requests``, each request moto receives is appended to it as ``"METHOD
+    /bucket/key?query"``, and `` copy`` after a server-side copy: tests count what the
+    store asks of the server without touching the SDK.
+    """
+    app = DomainDispatcherApplication(create_backend_app)
+
+    def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if requests is not None:
+            query = environ.get("QUERY_STRING")
+            requests.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}"
+                            + (f"?{query}" if query else "")
+                            + (" copy" if "HTTP_X_AMZ_COPY_SOURCE" in environ else ""))
+        return app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, logged, threaded=True,
+                         request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     try:
-        yield f"{host}:{port}"
+        yield f"127.0.0.1:{server.server_port}"
     finally:
-        server.stop()
+        server.shutdown()
+        thread.join()
 
 
 def s3_client(endpoint: str) -> Minio:

@@ -1,9 +1,13 @@
+import hashlib
 import io
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
 
 import pytest
 from minio import Minio
@@ -17,6 +21,7 @@ from services.common.objectstore import (
     object_key,
     store_upload,
 )
+from services.common.tests import stores
 
 
 class Repeated(io.RawIOBase):
@@ -67,6 +72,53 @@ def test_delete_and_local_path(store: ObjectStore) -> None:
 def test_folder_store_refuses_keys_outside_it(tmp_path) -> None:
     with pytest.raises(ValueError):
         FolderStore(tmp_path / "s").exists("../../etc/passwd")
+
+
+@pytest.fixture
+def logged_s3() -> Iterator[tuple[S3Store, list[str]]]:
+    """An S3 store on a moto server of its own that logs every request it receives."""
+    requests: list[str] = []
+    with stores.moto_s3(requests) as endpoint:
+        store = stores.s3_store(endpoint)
+        requests.clear()  # the bucket's creation
+        yield store, requests
+
+
+def test_an_s3_upload_is_one_head_and_one_put_to_its_key(logged_s3) -> None:
+    store, requests = logged_s3
+    data = os.urandom(1024 * 1024)  # the size of a typical signed PDF of evidence
+    key = f"/{store.bucket}/{object_key(hashlib.sha256(data).hexdigest())}"
+    seen = store_upload(store, io.BytesIO(data), limit=2 * len(data))
+    assert requests == [f"HEAD {key}", f"PUT {key}"]  # no incoming/, no copy, no delete
+    assert b"".join(store.iter_chunks(object_key(seen.sha256))) == data
+
+    requests.clear()
+    store_upload(store, io.BytesIO(data), limit=2 * len(data))
+    assert requests == [f"HEAD {key}"]  # the same content again: nothing sent
+
+
+def test_an_s3_upload_past_one_part_goes_in_parts_to_its_key(logged_s3) -> None:
+    store, requests = logged_s3
+    seen = store_upload(store, Repeated(2 * PART_SIZE + 1), limit=3 * PART_SIZE)
+    key = f"/{store.bucket}/{object_key(seen.sha256)}"
+    assert [r.split("?")[0] for r in requests] == [
+        f"HEAD {key}", f"POST {key}", f"PUT {key}", f"PUT {key}", f"PUT {key}", f"POST {key}"]
+    assert requests[1].startswith(f"POST {key}?uploads")  # initiated on the final key
+    assert store.exists(object_key(seen.sha256))
+
+
+def test_an_s3_upload_past_the_limit_sends_nothing_and_keeps_no_file(
+        logged_s3, tmp_path, monkeypatch) -> None:
+    store, requests = logged_s3
+    spool_dir = tmp_path / "tmp"
+    spool_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool_dir))
+    # Past PART_SIZE, so the spool has gone from memory to a file before the limit.
+    with pytest.raises(FileTooLarge):
+        store_upload(store, Repeated(PART_SIZE + 2 * 1024 * 1024), limit=PART_SIZE + 1024 * 1024)
+    assert requests == []
+    assert list(store.list("")) == []
+    assert list(spool_dir.iterdir()) == []
 
 
 @pytest.fixture(params=["folder", "s3"])
