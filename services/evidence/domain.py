@@ -13,21 +13,18 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Iterator
 from datetime import date
 from typing import Any, Final
 
 from services.common.sniffing import ACCEPTED, EXTENSIONS, OFFICE, OFFICE_EXTENSIONS
 
 
-def find_node(nodes: list[dict[str, Any]], code: str) -> dict[str, Any] | None:
-    """A node of a criteria tree by its code, at any depth."""
+def walk(nodes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every node of a criteria tree, parents before their children."""
     for node in nodes:
-        if node.get("code") == code:
-            return node
-        found = find_node(node.get("children") or [], code)
-        if found is not None:
-            return found
-    return None
+        yield node
+        yield from walk(node.get("children") or [])
 
 
 def extension(kind: str, original_name: str | None) -> str:

@@ -28,6 +28,10 @@ from services.evidence.schemas import Actor, EvidenceMeta, StoredUpload
 from services.evidence.signatures import ABSENT
 
 SWEEP_SECONDS = 600
+
+# Per evidence database (tests run several in one process) and set: the criteria of a
+# set in use never change, and a province has a few sets a year.
+_forms_allowed: dict[tuple[str, int], dict[str, bool]] = {}
 ORPHAN_AGE = timedelta(hours=1)
 
 
@@ -186,9 +190,23 @@ class Service(ServiceBase):
         with every upload.
         """
         campaign = self.submission.check_writable(assessment_id, code, actor)
-        catalog = self.criteria.get_catalog(campaign["catalog_id"])
-        node = domain.find_node(catalog.get("nodes", []), code) or {}
-        return {"year": campaign.get("year"), "form_allowed": bool(node.get("form_allowed"))}
+        return {"year": campaign.get("year"),
+                "form_allowed": self._forms_allowed(campaign["catalog_id"]).get(code, False)}
+
+    def _forms_allowed(self, catalog_id: int) -> dict[str, bool]:
+        """Which criteria of a set accept an office form, by code.
+
+        Asked only for a campaign's set, which criteria no longer lets change
+        (use_catalog): kept per process instead of fetching the whole tree per upload.
+        """
+        key = (str(self.db.get_bind().url), catalog_id)
+        known = _forms_allowed.get(key)
+        if known is None:
+            catalog = self.criteria.get_catalog(catalog_id)
+            known = {node["code"]: bool(node.get("form_allowed"))
+                     for node in domain.walk(catalog.get("nodes", []))}
+            _forms_allowed[key] = known
+        return known
 
     def _record(self, assessment_id: int, code: str, stored: StoredUpload,
                 data: EvidenceMeta, username: str, year: int | None) -> tuple[Evidence, bool]:

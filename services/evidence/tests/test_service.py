@@ -233,3 +233,17 @@ def test_sweep_drops_what_nobody_recorded(service, ca) -> None:
     assert not service.files.store.exists(object_key(orphan.sha256))
     assert not service.files.store.exists("incoming/half-way")
     assert service.files.store.exists(object_key(kept["sha256"]))
+
+
+def test_a_sets_forms_are_asked_of_criteria_once(service, ca) -> None:
+    """A set in use never changes: its tree is fetched for the first upload only, and a
+    criterion that accepts a form still does on the next upload."""
+    service.criteria.get_catalog.reset_mock()
+    data = sign(plain_pdf(), ca.signer())
+    upload(service, data, code="2.3")
+    upload(service, data, code="1.1")
+    with pytest.raises(DomainError):
+        upload(service, _docx(), code="1.1")  # no form there
+    form = upload(service, _docx(), code="5.1")
+    assert service.criteria.get_catalog.call_count == 1
+    assert form["checks"]["type"]["kind"] == "office"
