@@ -190,7 +190,7 @@ class Entries:
         expected = domain.parse_if_match(if_match)
 
         def write() -> tuple[dict[str, Any], Window | None]:
-            assessment, entry, node, window = self._writable_entry(assessment_id, code, who)
+            assessment, entry, node, window, now = self._writable_entry(assessment_id, code, who)
             if expected is not None and entry.version != expected:
                 raise domain.stale(entry.version)
             problems = domain.completion_problems(
@@ -203,7 +203,7 @@ class Entries:
             entry.status = "complete"
             campaign = self._campaign(assessment.campaign_id)
             return self._entry_written(assessment, entry, node, campaign, who, "complete",
-                                       before), window
+                                       before, now), window
 
         return self._idempotent(who, idempotency_key, "complete_entry",
                                 (assessment_id, code, expected), write)
@@ -216,13 +216,13 @@ class Entries:
         ref = parse(EvidenceRef, evidence)
 
         def write() -> tuple[dict[str, Any], Window | None]:
-            assessment, entry, node, window = self._writable_entry(assessment_id, code, who)
+            assessment, entry, node, window, now = self._writable_entry(assessment_id, code, who)
             before = entry_snapshot(entry)
             kept = [e for e in entry.evidence if str(e["id"]) != str(ref.id)]
             entry.evidence = [*kept, ref.model_dump(mode="json", exclude_none=True)]
             campaign = self._campaign(assessment.campaign_id)
             return self._entry_written(assessment, entry, node, campaign, who, "attach_evidence",
-                                       before), window
+                                       before, now), window
 
         return self._idempotent(who, None, "attach_evidence", (), write)
 
@@ -236,7 +236,7 @@ class Entries:
         all the evidence service needs to know of the assessment."""
         who = parse(Actor, actor)
         with transaction(self.db):
-            assessment, _, _, _ = self._writable_entry(assessment_id, code, who)
+            assessment, *_ = self._writable_entry(assessment_id, code, who)
             campaign = self._campaign(assessment.campaign_id)
             return {"campaign_id": campaign.id, "catalog_id": campaign.catalog_id,
                     "year": campaign.year}
@@ -247,7 +247,7 @@ class Entries:
         who = parse(Actor, actor)
 
         def write() -> tuple[dict[str, Any], Window | None]:
-            assessment, entry, node, window = self._writable_entry(assessment_id, code, who)
+            assessment, entry, node, window, now = self._writable_entry(assessment_id, code, who)
             kept = [e for e in entry.evidence if str(e["id"]) != str(evidence_id)]
             if len(kept) == len(entry.evidence):
                 raise not_found("tài liệu kiểm chứng / evidence", str(evidence_id))
@@ -260,23 +260,36 @@ class Entries:
                 entry.status = "draft"
             campaign = self._campaign(assessment.campaign_id)
             return self._entry_written(assessment, entry, node, campaign, who, "detach_evidence",
-                                       before), window
+                                       before, now), window
 
         return self._idempotent(who, None, "detach_evidence", (), write)
 
     def _writable_entry(self, assessment_id: int, code: str,
-                        who: Actor) -> tuple[Assessment, Entry, Node, Window]:
-        assessment = persistence.assessment(self.db, assessment_id, lock="share")
+                        who: Actor) -> tuple[Assessment, Entry, Node, Window, datetime]:
+        """The rows a write to one entry holds, with the server clock read under them,
+        once every check passed; a save's single locked read when all rows are there."""
+        locked = (persistence.locked_for_write(self.db, assessment_id, code)
+                  if persistence.valid_id(assessment_id) and isinstance(code, str) else None)
+        if locked is None:
+            # Something is missing: step by step, so the refusal names what.
+            assessment = persistence.assessment(self.db, assessment_id, lock="share")
+        else:
+            assessment, entry, window, clock = locked
         node = persistence.nodes(self.db, assessment.campaign_id).get(code)
         if node is None or not node.is_leaf:
             raise not_found("tiêu chí chấm điểm / scorable criterion", code)
-        entry = persistence.entry(self.db, assessment_id, code, lock=True)
+        if locked is None:
+            entry = persistence.entry(self.db, assessment_id, code, lock=True)
         domain.check_write(who.model_dump(), assessment.unit_code, entry.assignee)
         persistence.unit_may_write(assessment)
-        window = persistence.open_window(self.db, assessment.campaign_id,
-                                         persistence.window_for(assessment.status))
+        if locked is None:
+            window = persistence.open_window(self.db, assessment.campaign_id,
+                                             persistence.window_for(assessment.status))
+            now = persistence.server_now(self.db)
+        else:
+            now = windows.refuse_unless_open(window, clock)
         self._returned_only(assessment, entry)
-        return assessment, entry, node, window
+        return assessment, entry, node, window, now
 
     @staticmethod
     def _returned_only(assessment: Assessment, entry: Entry) -> None:

@@ -85,13 +85,12 @@ class RoundTwo:
                               422)
 
         def work() -> tuple[dict[str, Any], Window | None]:
-            found, entry, node, window = self._writable_entry(assessment_id, code, who)
+            found, entry, node, window, now = self._writable_entry(assessment_id, code, who)
             if found.status != "returned":
                 raise DomainError("not_returned",
                                   "Chỉ bổ sung được tiêu chí được trả lại / only returned "
                                   "criteria take a supplement", 423)
             proposed = _proposed(data.get("proposed_score"), node.max)
-            now = persistence.server_now(self.db)
             row = self.db.scalars(select(Supplement).where(
                 Supplement.assessment_id == assessment_id, Supplement.code == code)).first()
             before = None if row is None else _out(row)

@@ -258,3 +258,21 @@ def test_a_save_runs_its_two_statements_prepared(pg_service, pg_session, criteri
     history = pg_session.scalars(select(Change).order_by(Change.id)).all()
     assert [(c.after["score"], c.after["explanation"]) for c in history[-1:]] == [
         ("1.5", "đã chuẩn bị")]
+
+
+def test_other_writes_to_an_entry_take_its_rows_in_one_round_trip(
+        pg_service, pg_session, criteria, statements):
+    """Completing, attaching, the evidence service's check: the save's locked read (rows,
+    locks, clock and the commit check armed at once) instead of four statements."""
+    aid = _campaign(pg_service, criteria, pg_session, locks=3600)
+    pg_service.save_entry(aid, "2.1", {"self_score": "1", "explanation": "đủ"}, LEADER)
+    statements.clear()
+    assert pg_service.check_writable(aid, "2.1", LEADER)["year"] == 2025
+    assert [s.split()[0] for s in statements] == ["SELECT", "COMMIT"], "\n".join(statements)
+    statements.clear()
+    pg_service.attach_evidence(aid, "2.1", {"id": "9", "name": "a.pdf"}, LEADER)
+    assert [s.split()[0] for s in statements] == ["SELECT", "WITH", "COMMIT"], \
+        "\n".join(statements)
+    with pytest.raises(DomainError) as err:  # what is missing is still named
+        pg_service.check_writable(aid, "9.9", LEADER)
+    assert (err.value.code, err.value.status) == ("not_found", 404)
