@@ -1,7 +1,9 @@
 """The async RPC client against the real broker, without any service running."""
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
@@ -21,6 +23,40 @@ async def _rpc_queue(channel: aio_pika.abc.AbstractChannel, service: str,
     return queue
 
 
+async def _taking(conn: aio_pika.abc.AbstractConnection, service: str, prefetch: int) -> tuple[
+        aio_pika.abc.AbstractChannel, aio_pika.abc.AbstractQueue, str,
+        list[aio_pika.abc.AbstractIncomingMessage]]:
+    """A process on ``service``'s queue that takes requests and never acks or answers."""
+    channel = await conn.channel()
+    await channel.set_qos(prefetch_count=prefetch)
+    queue = await _rpc_queue(channel, service)
+    held: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+    async def hold(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        held.append(message)
+
+    return channel, queue, await queue.consume(hold), held
+
+
+@contextlib.asynccontextmanager
+async def _holding_service(
+        amqp_uri: str, prefix: str, max_in_flight: int, admission_wait: float = 0.0,
+) -> AsyncIterator[tuple[str, RpcClient, list[aio_pika.abc.AbstractIncomingMessage]]]:
+    """A service that takes every request and never answers, and a bounded client."""
+    service = f"{prefix}{uuid.uuid4().hex[:6]}"
+    conn = await aio_pika.connect(amqp_uri)
+    _, queue, tag, held = await _taking(conn, service, prefetch=20)
+    client = RpcClient(amqp_uri, max_in_flight=max_in_flight, admission_wait=admission_wait)
+    await client.connect()
+    try:
+        yield service, client, held
+    finally:
+        await client.close()
+        await queue.cancel(tag)
+        await queue.delete(if_unused=False, if_empty=False)
+        await conn.close()
+
+
 async def test_a_service_nobody_declared_is_unavailable_at_once(amqp_uri: str) -> None:
     client = RpcClient(amqp_uri)
     await client.connect()
@@ -36,14 +72,7 @@ async def test_a_silent_service_times_out_and_its_request_expires(amqp_uri: str)
     requests it left behind are not run later."""
     service = f"silent{uuid.uuid4().hex[:6]}"
     conn = await aio_pika.connect(amqp_uri)
-    channel = await conn.channel()
-    await channel.set_qos(prefetch_count=1)
-    queue = await _rpc_queue(channel, service)
-    held: list[aio_pika.abc.AbstractIncomingMessage] = []
-    async def hold(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        held.append(message)  # taken, never acked nor answered
-
-    tag = await queue.consume(hold)
+    channel, queue, tag, _ = await _taking(conn, service, prefetch=1)
     client = RpcClient(amqp_uri)
     await client.connect()
     try:
@@ -134,20 +163,7 @@ async def test_past_its_bound_a_call_is_refused_at_once_and_nothing_is_sent(
         amqp_uri: str) -> None:
     """At capacity a call would only queue behind the others: Overloaded (503) in
     milliseconds, without publishing; once a call ends, the next one is taken."""
-    service = f"busy{uuid.uuid4().hex[:6]}"
-    conn = await aio_pika.connect(amqp_uri)
-    channel = await conn.channel()
-    await channel.set_qos(prefetch_count=10)
-    queue = await _rpc_queue(channel, service)
-    held: list[aio_pika.abc.AbstractIncomingMessage] = []
-
-    async def hold(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        held.append(message)
-
-    tag = await queue.consume(hold)
-    client = RpcClient(amqp_uri, max_in_flight=2)
-    await client.connect()
-    try:
+    async with _holding_service(amqp_uri, "busy", max_in_flight=2) as (service, client, held):
         waiting = [asyncio.ensure_future(client.call(service, "health", timeout=0.5))
                    for _ in range(2)]
         await asyncio.sleep(0.1)
@@ -164,11 +180,6 @@ async def test_past_its_bound_a_call_is_refused_at_once_and_nothing_is_sent(
         with pytest.raises(RpcTimeout):  # room again: sent, and held like the others
             await client.call(service, "health", timeout=0.2)
         assert len(held) == 3
-    finally:
-        await client.close()
-        await queue.cancel(tag)
-        await queue.delete(if_unused=False, if_empty=False)
-        await conn.close()
 
 
 async def test_past_its_bound_a_call_waits_briefly_for_a_place_then_is_refused(
@@ -176,21 +187,9 @@ async def test_past_its_bound_a_call_waits_briefly_for_a_place_then_is_refused(
     """With an admission wait, a call that finds every place taken waits for one, in
     line behind at most ``max_in_flight`` others: it is sent as soon as a call ends, or
     refused when the wait runs out; a call finding the line full is refused at once."""
-    service = f"line{uuid.uuid4().hex[:6]}"
-    conn = await aio_pika.connect(amqp_uri)
-    channel = await conn.channel()
-    await channel.set_qos(prefetch_count=20)
-    queue = await _rpc_queue(channel, service)
-    held: list[aio_pika.abc.AbstractIncomingMessage] = []
-
-    async def hold(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        held.append(message)
-
-    tag = await queue.consume(hold)
-    client = RpcClient(amqp_uri, max_in_flight=2, admission_wait=0.3)
-    await client.connect()
-    loop = asyncio.get_running_loop()
-    try:
+    async with _holding_service(amqp_uri, "line", max_in_flight=2,
+                                admission_wait=0.3) as (service, client, held):
+        loop = asyncio.get_running_loop()
         # Two in flight, ending (timing out) after 0.2 s.
         first = [asyncio.ensure_future(client.call(service, "health", timeout=0.2))
                  for _ in range(2)]
@@ -219,8 +218,3 @@ async def test_past_its_bound_a_call_waits_briefly_for_a_place_then_is_refused(
                 await call
         assert len(held) == 4
         assert client._in_flight[service] == 0 and not client._waiting[service]
-    finally:
-        await client.close()
-        await queue.cancel(tag)
-        await queue.delete(if_unused=False, if_empty=False)
-        await conn.close()
