@@ -95,9 +95,12 @@ class Checker:
 
     def __init__(self, memory_bytes: int) -> None:
         # stderr is the service's own: what a dying child says lands in its log.
+        # Buffered pipes: eventlet's green Popen leaves them unbuffered by default, and
+        # then readline() reads the answer a byte at a time, each byte a trip through the
+        # hub (a third of the evidence service's CPU per upload in bench/evidence_upload).
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.evidence.signatures", "--serve"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            bufsize=-1, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             preexec_fn=_memory_limit(memory_bytes))  # noqa: PLW1509
         self.checks = 0
         CHECKERS_STARTED.inc()

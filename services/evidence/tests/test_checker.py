@@ -1,13 +1,14 @@
 """Signature checks in a child process: a time limit, a free hub, a live trust list."""
 
 import io
+import json
 import time
 from pathlib import Path
 
 import eventlet
 
 from services.common.objectstore import FolderStore, store_upload
-from services.evidence.files import Files, check_in_subprocess
+from services.evidence.files import Checker, Files, check_in_subprocess
 from services.evidence.tests.pki import CA, plain_pdf, sign
 
 
@@ -120,3 +121,32 @@ def test_checkers_stay_warm_between_files_and_are_replaced_after_a_bad_one(
     assert check_in_subprocess(good, None, 20, memory_bytes=memory)["state"] == "untrusted"
     assert started() - before == 2
     print(f"\na warm check took {warm_seconds * 1000:.0f} ms")
+
+
+def test_a_checkers_answer_is_read_in_a_few_reads_not_a_byte_at_a_time(
+        tmp_path: Path, ca: CA, monkeypatch) -> None:
+    """eventlet's green Popen makes unbuffered pipes unless asked: readline() then took
+    one read, and one trip through the hub, per byte of the answer."""
+    from eventlet.greenio import py3
+
+    reads = {"count": 0}
+    for name in ("read", "readinto"):
+        real = getattr(py3.GreenFileIO, name)
+
+        def counted(self, *args, _real=real):
+            reads["count"] += 1
+            return _real(self, *args)
+
+        monkeypatch.setattr(py3.GreenFileIO, name, counted)
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(sign(plain_pdf(), ca.signer()))
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    ca.write_pem(roots)
+    checker = Checker(768 * 1024 * 1024)
+    try:
+        answer = checker.check(path, roots)
+    finally:
+        checker.stop()
+    assert answer["state"] == "valid"
+    assert len(json.dumps(answer)) > 200 and reads["count"] < 10, reads
