@@ -217,12 +217,13 @@ class S3Store:
 
     @contextmanager
     def local_path(self, key: str) -> Iterator[Path]:
-        with tempfile.TemporaryDirectory(prefix="cchc-evidence-") as tmp:
-            path = Path(tmp) / "object"
-            with open(path, "wb") as out:
-                for chunk in self.iter_chunks(key):
-                    out.write(chunk)
-            yield path
+        # One file, not a directory around it: making and removing a directory per
+        # check showed in the evidence service's profile.
+        with tempfile.NamedTemporaryFile(prefix="cchc-evidence-") as out:
+            for chunk in self.iter_chunks(key):
+                out.write(chunk)
+            out.flush()
+            yield Path(out.name)
 
 
 def open_store(data_dir: Path | None = None, cfg: StoreSettings | None = None) -> ObjectStore:
