@@ -28,11 +28,11 @@ from services.evidence.schemas import Actor, EvidenceMeta, StoredUpload
 from services.evidence.signatures import ABSENT
 
 SWEEP_SECONDS = 600
+ORPHAN_AGE = timedelta(hours=1)
 
 # Per evidence database (tests run several in one process) and set: the criteria of a
 # set in use never change, and a province has a few sets a year.
 _forms_allowed: dict[tuple[str, int], dict[str, bool]] = {}
-ORPHAN_AGE = timedelta(hours=1)
 
 
 def _refused_type(kind: str) -> DomainError:

@@ -59,3 +59,15 @@ def test_nothing_is_prepared_on_sqlite(tmp_path) -> None:
         assert conn.execute(BY_SIZE, {"least": 0}).all() == []
     assert sent[0].startswith("SELECT things.id")
     engine.dispose()
+
+
+def test_nothing_is_prepared_with_another_postgresql_driver(pg_url: str) -> None:
+    """The swap rewrites psycopg2's ``%(name)s`` parameters; pg8000 sends its own."""
+    engine = make_engine(pg_url.replace("+psycopg2", "+pg8000"))
+    metadata.create_all(engine)
+    prepare(engine, {"cchc_test_by_size": BY_SIZE})
+    sent = _sent(engine)
+    with engine.connect() as conn:
+        assert conn.execute(BY_SIZE, {"least": 0}).all() == []
+    assert sent[0].startswith("SELECT things.id")
+    engine.dispose()
