@@ -10,7 +10,9 @@ pg8000 (bench/pg_drivers.py).
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,15 +20,25 @@ from typing import Any
 
 from eventlet import patcher
 from nameko.extensions import DependencyProvider
+from prometheus_client import Counter
 from psycogreen.eventlet import patch_psycopg
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import PoolResetState, QueuePool
+from sqlalchemy.pool import base as pool_base
 from sqlalchemy.sql.base import Executable
 
 from services.common.config import database_url
+
+log = logging.getLogger(__name__)
+
+ABANDONED = Counter(
+    "cchc_db_connections_abandoned",
+    "Database connections some code never gave back, found by the garbage collector and "
+    "closed instead of rolled back. Anything above zero is a bug to find.",
+)
 
 # nameko's max_workers for every service (services/common/run.py): each worker holds at
 # most one connection, so the pool keeps that many open. A smaller pool opened and
@@ -52,7 +64,9 @@ def make_engine(url: str) -> Engine:
             pool_size=1,
             max_overflow=0,
             pool_timeout=60,
+            pool_reset_on_return=None,
         )
+        _reset_on_return(engine)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -63,9 +77,55 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    engine = create_engine(url, pool_size=MAX_WORKERS + 2, max_overflow=10)
+    engine = create_engine(url, pool_size=MAX_WORKERS + 2, max_overflow=10,
+                           pool_reset_on_return=None)
+    _reset_on_return(engine)
     _ping_when_idle(engine)
     return engine
+
+
+def _reset_on_return(engine: Engine) -> None:
+    """The pool's rollback on return, except for a connection the garbage collector found.
+
+    SQLAlchemy rolls back a checked-out connection whose owner was collected, from
+    inside the collector. Under eventlet that rollback waits for PostgreSQL through the
+    hub, so the collector switches to other green threads midway through whatever code
+    happened to allocate: one of them parsing Python while another was building an AST
+    raised "AST constructor recursion depth mismatch" in a service's start-up
+    (sqlalchemy#8974 is the same hazard). Such a connection is closed instead: libpq
+    ends it without waiting, and PostgreSQL rolls back what it held. It is counted and
+    logged, since only a bug leaves one behind.
+    """
+
+    @event.listens_for(engine, "reset")
+    def _reset(dbapi_conn: Any, record: Any, state: PoolResetState) -> None:
+        if record is not None and _collected():
+            ABANDONED.inc()
+            log.warning("a database connection was left to the garbage collector; closing it")
+            record.invalidate()
+            return
+        if not state.transaction_was_reset:
+            dbapi_conn.rollback()
+
+
+_FINALIZE_FAIRY = pool_base._finalize_fairy.__code__
+
+
+def _collected() -> bool:
+    """Whether the connection being reset is one the garbage collector found.
+
+    SQLAlchemy says so only in a local of the function that resets it
+    (``_finalize_fairy(is_gc_cleanup=True)``), a few frames up; test_abandoned.py fails if
+    that stops being true.
+    """
+    frame = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            return False
+        if frame.f_code is _FINALIZE_FAIRY:
+            return bool(frame.f_locals.get("is_gc_cleanup"))
+        frame = frame.f_back
+    return False
 
 
 # A connection back in use within this many seconds is taken as alive.
