@@ -12,11 +12,13 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
+import gc  # noqa: E402
 import os  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
+from prometheus_client import REGISTRY  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
@@ -27,6 +29,32 @@ from services.common.tests import stores  # noqa: E402
 
 PG = os.environ.get("CCHC_TEST_PG", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432")
 AMQP = os.environ.get("CCHC_TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+@pytest.fixture(autouse=True)
+def no_connection_left_to_the_collector(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test that leaves a database connection for the garbage collector to find.
+
+    The collector would otherwise find it later, during some other test, and its clean-up
+    used to switch green threads midway through that test's code (services/common/db.py,
+    _reset_on_return): a rare failure far from its cause.
+    """
+    if not gc.get_freeze_count():
+        # Everything imported by now lives as long as the run: the collections below
+        # skip it (150 ms each without, for a heap this size).
+        gc.freeze()
+    if request.node.get_closest_marker("leaves_a_connection"):
+        yield
+        return
+    before = _abandoned_connections()
+    yield
+    gc.collect()
+    assert _abandoned_connections() == before, \
+        "a database session or connection was left open: close it (or use a with block)"
+
+
+def _abandoned_connections() -> float:
+    return REGISTRY.get_sample_value("cchc_db_connections_abandoned_total") or 0.0
 
 
 @pytest.fixture

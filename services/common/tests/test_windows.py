@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,7 +52,8 @@ class _Window:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[sessionmaker]:
+def sessions(request: pytest.FixtureRequest,
+             sqlite_url: str) -> Iterator[Callable[[], Session]]:
     url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
     engine = make_engine(url)
     _Base.metadata.create_all(engine)
@@ -60,7 +61,16 @@ def sessions(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[sessio
         with engine.begin() as conn:
             for statement in windows.commit_lock_ddl(("rows_in_window",)):
                 conn.execute(text(statement))
-    yield sessionmaker(engine, expire_on_commit=False)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    opened: list[Session] = []
+
+    def open_session() -> Session:
+        opened.append(factory())
+        return opened[-1]
+
+    yield open_session
+    for session in opened:
+        session.close()
     engine.dispose()
 
 
