@@ -7,11 +7,13 @@ collector, running other green threads midway through whatever allocated.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 
 import eventlet
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from services.common.db import make_engine
@@ -21,14 +23,18 @@ def _abandoned() -> float:
     return REGISTRY.get_sample_value("cchc_db_connections_abandoned_total") or 0.0
 
 
-@pytest.mark.leaves_a_connection
-@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-def test_a_connection_left_to_the_collector_is_closed_without_a_switch(
-        backend: str, request: pytest.FixtureRequest, sqlite_url: str) -> None:
-    url = request.getfixturevalue("pg_url") if backend == "postgresql" else sqlite_url
+@pytest.fixture(params=["postgresql", "sqlite"])
+def engine(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Engine]:
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else sqlite_url
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.leaves_a_connection
+def test_a_connection_left_to_the_collector_is_closed_without_a_switch(engine: Engine) -> None:
     before = _abandoned()
     session = Session(engine)
     session.execute(text("INSERT INTO t VALUES (1)"))
@@ -48,16 +54,9 @@ def test_a_connection_left_to_the_collector_is_closed_without_a_switch(
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
     eventlet.sleep(0)
-    engine.dispose()
 
 
-@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-def test_a_connection_given_back_is_rolled_back_as_before(
-        backend: str, request: pytest.FixtureRequest, sqlite_url: str) -> None:
-    url = request.getfixturevalue("pg_url") if backend == "postgresql" else sqlite_url
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+def test_a_connection_given_back_is_rolled_back_as_before(engine: Engine) -> None:
     before = _abandoned()
     # Below SQLAlchemy's Connection, which rolls back itself: the pool's reset must.
     raw = engine.raw_connection()
@@ -66,4 +65,3 @@ def test_a_connection_given_back_is_rolled_back_as_before(
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
     assert _abandoned() == before
-    engine.dispose()
