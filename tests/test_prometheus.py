@@ -179,6 +179,10 @@ def test_every_process_is_scraped_by_its_annotations(prometheus: Prometheus) -> 
     outbox = {r["metric"]["service"]
               for r in prometheus.query("cchc_outbox_pending_events")}
     assert outbox == set(SERVICES)
+    # Each service's own, at 0: its code gave every database connection back.
+    abandoned = {r["metric"]["service"]: r["value"][1]
+                 for r in prometheus.query("cchc_db_connections_abandoned_total")}
+    assert abandoned == dict.fromkeys(SERVICES, "0")
     queues = {r["metric"]["queue"]
               for r in prometheus.query("rabbitmq_detailed_queue_messages_ready")}
     assert {f"rpc-{s}" for s in SERVICES} <= queues
@@ -223,7 +227,7 @@ def test_every_dashboard_panel_and_rule_has_data_in_a_rush(
     assert alert["state"] == "firing" and alert["value"] in ("2", "2e+00")
     groups = prometheus.get("/api/v1/rules")["groups"]
     rules = [rule for group in groups for rule in group["rules"]]
-    assert len(rules) == 11
+    assert len(rules) == 12
     for rule in rules:
         assert rule["health"] == "ok", (rule["name"], rule.get("lastError"))
     firing = {a["labels"]["alertname"] for a in prometheus.get("/api/v1/alerts")["alerts"]}
