@@ -79,6 +79,8 @@ def running(system: System) -> Iterator[System]:
         system.start()
         asyncio.run(_ensure_admin(system.amqp))
         yield system
+        left = {service: n for service, n in system.abandoned_connections().items() if n}
+        assert not left, f"database connections left to the garbage collector: {left}"
     finally:
         system.stop()
 

@@ -144,6 +144,23 @@ class System:
         process.send_signal(signal.SIGKILL)
         process.wait(10)
 
+    def abandoned_connections(self) -> dict[str, float]:
+        """Per running service, the database connections its code left to the garbage
+        collector (services/common/db.py): any is a bug the tests should have caught."""
+        found = {}
+        for service in SERVICES:
+            if service not in self.processes:
+                continue
+            try:
+                metrics = httpx.get(f"http://127.0.0.1:{self.service_port(service)}/metrics",
+                                    timeout=5).text
+            except httpx.HTTPError:
+                continue  # a test took it down: its count went with it
+            for line in metrics.splitlines():
+                if line.startswith("cchc_db_connections_abandoned_total "):
+                    found[service] = float(line.split()[1])
+        return found
+
     def stop(self) -> None:
         for process in self.processes.values():
             process.terminate()
