@@ -201,10 +201,15 @@ async def page_signed_in(request: Request, client: OpenIdClient = Depends(openid
     return Principal.from_claims(claims)
 
 
-async def page_authenticated(principal: Principal = Depends(page_signed_in)) -> Principal:
-    """As ``authenticated``: an issued password must be changed before any other page."""
+async def page_authenticated(request: Request,
+                             principal: Principal = Depends(page_signed_in)) -> Principal:
+    """As ``authenticated``: an issued password must be changed before any other page.
+
+    The person is kept on the request too, so that a page the API then refuses is still
+    shown under their own header (name, notifications, sign-out)."""
     if principal.must_change_password:
         raise PasswordChangeRequired()
+    request.state.principal = principal
     return principal
 
 

@@ -44,5 +44,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _refused(request: Request, exc: ApiError) -> Response:
         # A page whose reading the API refused (not yours, not found, service down).
-        return page(request, "problem.html", None, status_code=exc.status, error=exc,
-                    heading="Không thực hiện được")
+        heading, explanation = REFUSED_PAGES.get(exc.code, ("Không thực hiện được", None))
+        # An explained stage needs no red banner repeating its heading.
+        return page(request, "problem.html", getattr(request.state, "principal", None),
+                    status_code=exc.status, error=None if explanation else exc,
+                    heading=heading, explanation=explanation)
+
+
+# Refusals that are a stage of the year rather than a fault: said as such.
+REFUSED_PAGES: dict[str, tuple[str, str]] = {
+    "results_not_published": (
+        "Kết quả chưa được công bố",
+        "Chỉ số, xếp loại và xếp hạng hiện ở đây khi kết quả được công bố, sau khi Hội đồng "
+        "thẩm định hoàn tất. Lãnh đạo các đơn vị nhận được thông báo khi đó."),
+}

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
 from tests.conftest import USER_PASSWORD
+from tests.test_submission import campaign  # noqa: F401 - a fixture
 
 
 def test_the_address_make_run_prints_opens_the_sign_in_page(open_tab) -> None:
@@ -67,3 +68,19 @@ def test_a_viewer_follows_progress_and_signs_out(open_tab, make_user, http,
     expect(page.get_by_role("heading", level=1)).to_have_text("Đăng nhập")
     tab.go("/")
     assert "/login" in page.url
+
+
+def test_results_before_publication_say_so_under_the_persons_own_header(
+        open_tab, make_user, unit, campaign) -> None:  # noqa: F811
+    created = campaign([unit()], locks_in=3600)
+    viewer, _ = make_user("viewer", full_name="Lê Thị Chờ")
+    tab = open_tab()
+    sign_in(tab, viewer, USER_PASSWORD)
+    page = tab.go(f"/campaigns/{created['id']}/results")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Kết quả chưa được công bố")
+    expect(page.get_by_text("khi kết quả được công bố")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_count(0)  # a stage of the year, not a fault
+    # Still their page: who they are, and the way out.
+    expect(page.locator("header").get_by_text("Lê Thị Chờ")).to_be_visible()
+    expect(page.get_by_role("button", name="Đăng xuất")).to_be_visible()
+    tab.check("results-not-published", phone=True)
