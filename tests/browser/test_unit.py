@@ -112,7 +112,7 @@ def test_leader_assigns_staff_enter_prove_and_complete_leader_sends(
     boss.check("leader-assign")
     page.get_by_role("button", name="Lưu phân công").click()
     assert "Đã phân công." in page.get_by_role("status").inner_text()
-    expect(page.get_by_role("cell", name=staff_name)).to_have_count(3)
+    expect(page.get_by_role("cell", name="Phan Văn Đức")).to_have_count(3)
 
     # Staff, on a phone: only their criteria, in the set's tree.
     clerk = open_tab(wide=False)
@@ -225,6 +225,9 @@ def test_leader_assigns_staff_enter_prove_and_complete_leader_sends(
     page.get_by_role("button", name="Gửi báo cáo").click()
     assert "Đã gửi báo cáo." in page.get_by_role("status").inner_text()
     assert "Đã gửi" in page.locator("#totals").inner_text()
+    # People by their names: who sent, who does 1.1 (their sign-in names mean little).
+    expect(page.get_by_text("bởi Hồ Thị Thu")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text="1.1")).to_contain_text("Phan Văn Đức")
     boss.check("leader-sent", phone=True)
     # After sending, staff change nothing: the API's refusal shows on their page.
     page2 = open_entry(clerk, unit, "2.1")

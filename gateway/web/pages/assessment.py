@@ -99,11 +99,17 @@ async def assessment_page(
     context = await _assessment_context(api, campaign_id, unit_code)
     assessment = context["assessment"]
     leader = is_leader_of(me, unit_code)
-    precheck = await _precheck(api, assessment["id"]) if leader else None
+    precheck, names = None, {}
+    if leader:
+        # The leader assigned these people: their names, not their sign-in names.
+        precheck, people = await asyncio.gather(
+            _precheck(api, assessment["id"]), api.get("/users", params={"unit_code": unit_code}))
+        names = {p["username"]: p["full_name"] for p in people}
     return page(
         request, "assessment.html", me, status_code=status_code, error=error, **context,
         rows=tree_rows(context["catalog"], assessment["entries"], me, unit_code),
-        leader=leader, precheck=precheck, next_lock=next_lock([context["campaign"]]))
+        leader=leader, precheck=precheck, names=names,
+        next_lock=next_lock([context["campaign"]]))
 
 
 async def _by_id(api: Api, assessment_id: int) -> dict[str, Any]:
