@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import pytest
 from sqlalchemy import JSON, Column, Integer, MetaData, Table, bindparam, event, select, text
 
 from services.common.db import make_engine, prepare
@@ -50,20 +51,13 @@ def test_prepared_statements_answer_as_plain_ones_and_every_new_connection_has_t
     plain.dispose()
 
 
-def test_nothing_is_prepared_on_sqlite(tmp_path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
-    metadata.create_all(engine)
-    prepare(engine, {"cchc_test_by_size": BY_SIZE})
-    sent = _sent(engine)
-    with engine.connect() as conn:
-        assert conn.execute(BY_SIZE, {"least": 0}).all() == []
-    assert sent[0].startswith("SELECT things.id")
-    engine.dispose()
-
-
-def test_nothing_is_prepared_with_another_postgresql_driver(pg_url: str) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "pg8000"])
+def test_nothing_is_prepared_on_sqlite_or_another_postgresql_driver(
+        backend: str, request: pytest.FixtureRequest, tmp_path) -> None:
     """The swap rewrites psycopg2's ``%(name)s`` parameters; pg8000 sends its own."""
-    engine = make_engine(pg_url.replace("+psycopg2", "+pg8000"))
+    url = (f"sqlite:///{tmp_path / 'x.db'}" if backend == "sqlite"
+           else request.getfixturevalue("pg_url").replace("+psycopg2", "+pg8000"))
+    engine = make_engine(url)
     metadata.create_all(engine)
     prepare(engine, {"cchc_test_by_size": BY_SIZE})
     sent = _sent(engine)
